@@ -1,0 +1,1 @@
+"""The command line: flags, configuration, secrets, headless output and the demo."""

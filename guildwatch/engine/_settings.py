@@ -1,0 +1,44 @@
+"""Engine settings: every timing the protocol names, with its default, in one frozen value.
+
+Tests shorten time by passing small values here (heartbeat timeout, backoff base, poll
+interval), never by patching clocks or sleeping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_HEARTBEAT_TIMEOUT = 75.0
+"""2.5 x the protocol's 30 s heartbeat: silence longer than this is a dead connection."""
+
+MAX_EVENT_BYTES = 1024 * 1024
+"""One line/event larger than this aborts the connection (protocol.md: 1 MiB)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """How the engine connects, waits and retries. All durations are in seconds."""
+
+    api_url: str
+    """Base URL such as ``http://127.0.0.1:8765`` (no trailing path, no credentials)."""
+    token: str = field(repr=False)
+    """Bearer token; kept out of ``repr`` so it cannot leak through logs or tracebacks."""
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
+    """Watchdog: silence (no headers, event or comment) allowed before reconnecting."""
+    connect_timeout: float = 10.0
+    backoff_base: float = 1.0
+    backoff_cap: float = 30.0
+    backoff_jitter: float = 0.5
+    """Up to this fraction of the delay is added at random (jitter only adds)."""
+    max_retries: int = 3
+    """Failed attempts in a row before the stream is in ``error`` (Connection lost)."""
+    min_uptime_for_reset: float = 60.0
+    """A connection must live this long before the attempt counter resets."""
+    poll_interval: float = 60.0
+    """Polling period while the stream is down (the first poll is immediate)."""
+    stream: bool = True
+    """False: never open the stream, poll only (``--no-stream``)."""
+    max_event_bytes: int = MAX_EVENT_BYTES
+    max_redirects: int = 5
+    start_jitter: float = 0.0
+    """Spread the first connection of each guild over this many seconds (many guilds)."""

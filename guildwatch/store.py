@@ -1,0 +1,303 @@
+"""The status store: the single source of truth for every watched guild.
+
+Writers are the engine's stream consumer and poller; readers are the Textual screen and the
+headless outputs. Readers never see a half-written state: every write replaces the guild's
+frozen :class:`GuildSnapshot` whole. Readers learn about changes through a
+:class:`Subscription`, which coalesces bursts (a reader is woken at most ``max_rate`` times a
+second) and always ends on the latest state, because it hands out *which* guilds changed and
+the reader then reads the current snapshot.
+
+Plain Python and asyncio only: no I/O, no Textual, testable without a network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+ConnectionState = Literal["connecting", "connected", "disconnected", "error"]
+"""The public connection states (protocol.md): down-and-retrying is ``disconnected``."""
+
+Source = Literal["stream", "poll"]
+"""Where the shown status came from."""
+
+Clock = Callable[[], datetime]
+"""Returns the current time as an aware UTC datetime; injected so tests can fix it."""
+
+
+def utc_now() -> datetime:
+    """The default :data:`Clock`."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class BotStatus:
+    """One validated status payload, as the server sent it (see ``engine.parse_status``)."""
+
+    healthy: bool
+    """The bot is up in this guild."""
+    last_heartbeat: datetime | None
+    """When the bot last reported in (aware, UTC), or None if the server does not know."""
+    version: str | None
+    """The bot's version, raw server text: the UI sanitises it before display."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An error or warning with a stable kind and a message for people."""
+
+    kind: str
+    """Machine name, e.g. ``auth`` or ``clock_skew`` (see ``errors.ErrorKind``)."""
+    message: str
+    """Plain words; never contains the token."""
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSnapshot:
+    """Everything known about one guild at one moment. Immutable; replaced on every write."""
+
+    guild_id: str
+    name: str | None = None
+    """Display name from the config or the server's guild list."""
+    connection: ConnectionState = "connecting"
+    status: BotStatus | None = None
+    """The last *valid* status; kept while the connection is down or a payload is bad."""
+    source: Source | None = None
+    received_at: datetime | None = None
+    """When :attr:`status` was received (stream) or fetched (poll)."""
+    error: Problem | None = None
+    """Why the connection is down or given up, if it is."""
+    warning: Problem | None = None
+    """Something to flag without giving up, e.g. clock skew or a rejected payload."""
+    attempt: int = 0
+    """Failed connection attempts in a row (resets after a connection lived long enough)."""
+    next_retry_at: datetime | None = None
+    """When the next reconnect is due, while waiting for it."""
+    stream_enabled: bool = True
+    """False when the user turned the stream off (``--no-stream``): polling alone."""
+
+    @property
+    def label(self) -> str:
+        """The name if known, else the id."""
+        return self.name or self.guild_id
+
+    @property
+    def health(self) -> Literal["online", "offline", "unknown"]:
+        """The bot's health as last known; ``unknown`` before any valid status."""
+        if self.status is None:
+            return "unknown"
+        return "online" if self.status.healthy else "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One change of a guild's connection state or bot health, for the history view."""
+
+    at: datetime
+    connection: ConnectionState
+    health: Literal["online", "offline", "unknown"]
+    version: str | None
+
+
+class _Unset(enum.Enum):
+    """Sentinel type for "argument not given" where None is a meaningful value."""
+
+    UNSET = enum.auto()
+
+
+_UNSET = _Unset.UNSET
+
+
+class Subscription:
+    """A reader's view of changes: ``async for changed_ids in subscription``.
+
+    Each iteration yields the set of guild ids that changed since the previous one; the reader
+    then reads :meth:`StatusStore.get`. Iterations are at least ``1 / max_rate`` seconds apart,
+    so a burst of a thousand writes costs the reader one wake-up, and the last wake-up always
+    comes after the last write.
+    """
+
+    def __init__(self, store: StatusStore, max_rate: float) -> None:
+        self._store = store
+        self._min_interval = 1.0 / max_rate
+        self._changed: set[str] = set()
+        self._wakeup = asyncio.Event()
+        self._last_yield = float("-inf")
+        self._closed = False
+
+    def _notify(self, guild_id: str) -> None:
+        self._changed.add(guild_id)
+        self._wakeup.set()
+
+    def close(self) -> None:
+        """Stop receiving changes; a pending ``__anext__`` ends the iteration."""
+        self._closed = True
+        self._store._unsubscribe(self)
+        self._wakeup.set()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> frozenset[str]:
+        if self._closed:
+            raise StopAsyncIteration
+        delay = self._last_yield + self._min_interval - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await self._wakeup.wait()
+        if self._closed:
+            raise StopAsyncIteration
+        self._wakeup.clear()
+        changed = frozenset(self._changed)
+        self._changed.clear()
+        self._last_yield = time.monotonic()
+        return changed
+
+
+class StatusStore:
+    """Holds one :class:`GuildSnapshot` per guild plus a bounded history of changes.
+
+    Args:
+        clock: Source of "now" for ``received_at`` and history times.
+        history_size: Changes kept per guild (a ring buffer; the oldest are dropped).
+    """
+
+    def __init__(self, *, clock: Clock = utc_now, history_size: int = 1000) -> None:
+        self.clock = clock
+        self._history_size = history_size
+        self._guilds: dict[str, GuildSnapshot] = {}
+        self._history: dict[str, deque[HistoryEntry]] = {}
+        self._subscriptions: list[Subscription] = []
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def guild_ids(self) -> tuple[str, ...]:
+        """Watched guild ids, in the order they were added."""
+        return tuple(self._guilds)
+
+    def get(self, guild_id: str) -> GuildSnapshot:
+        """The current snapshot of one guild. Raises KeyError for an unknown guild."""
+        return self._guilds[guild_id]
+
+    def snapshots(self) -> tuple[GuildSnapshot, ...]:
+        """Current snapshots of all guilds, in the order they were added."""
+        return tuple(self._guilds.values())
+
+    def history(self, guild_id: str) -> tuple[HistoryEntry, ...]:
+        """The recorded changes of one guild, oldest first."""
+        return tuple(self._history[guild_id])
+
+    def subscribe(self, *, max_rate: float = 10.0) -> Subscription:
+        """Start receiving change notifications, at most ``max_rate`` wake-ups a second."""
+        subscription = Subscription(self, max_rate)
+        self._subscriptions.append(subscription)
+        return subscription
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        if subscription in self._subscriptions:
+            self._subscriptions.remove(subscription)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def add_guild(self, guild_id: str, *, name: str | None = None, stream: bool = True) -> None:
+        """Start tracking a guild (idempotent: an existing guild only gets its name updated)."""
+        if guild_id in self._guilds:
+            if name is not None:
+                self._replace(guild_id, name=name)
+            return
+        snapshot = GuildSnapshot(guild_id=guild_id, name=name, stream_enabled=stream)
+        self._guilds[guild_id] = snapshot
+        self._history[guild_id] = deque(maxlen=self._history_size)
+        self._record(snapshot)
+        self._notify(guild_id)
+
+    def add_guilds(self, guild_ids: Iterable[str]) -> None:
+        """Track several guilds at once."""
+        for guild_id in guild_ids:
+            self.add_guild(guild_id)
+
+    def set_connection(
+        self,
+        guild_id: str,
+        connection: ConnectionState,
+        *,
+        error: Problem | _Unset | None = _UNSET,
+        attempt: int | None = None,
+        next_retry_at: datetime | None = None,
+    ) -> None:
+        """Record a connection state change (the stream consumer's job).
+
+        ``error`` is kept as it is unless given; ``connected`` always clears it, and always
+        clears the retry countdown.
+        """
+        changes: dict[str, object] = {"connection": connection, "next_retry_at": next_retry_at}
+        if connection == "connected":
+            changes["error"] = None
+        elif error is not _UNSET:
+            changes["error"] = error
+        if attempt is not None:
+            changes["attempt"] = attempt
+        self._replace(guild_id, **changes)
+
+    def apply_status(
+        self,
+        guild_id: str,
+        status: BotStatus,
+        *,
+        source: Source,
+        warning: Problem | None = None,
+    ) -> None:
+        """Record a validated status from the stream or the poller."""
+        self._replace(
+            guild_id,
+            status=status,
+            source=source,
+            received_at=self.clock(),
+            warning=warning,
+        )
+
+    def set_warning(self, guild_id: str, warning: Problem | None) -> None:
+        """Flag (or clear) a warning without touching the status, e.g. a rejected payload."""
+        self._replace(guild_id, warning=warning)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _replace(self, guild_id: str, **changes: object) -> None:
+        before = self._guilds[guild_id]
+        after = dataclasses.replace(before, **changes)  # type: ignore[arg-type]
+        if after == before:
+            return
+        self._guilds[guild_id] = after
+        if (after.connection, after.health, _version(after)) != (
+            before.connection,
+            before.health,
+            _version(before),
+        ):
+            self._record(after)
+        self._notify(guild_id)
+
+    def _record(self, snapshot: GuildSnapshot) -> None:
+        self._history[snapshot.guild_id].append(
+            HistoryEntry(
+                at=self.clock(),
+                connection=snapshot.connection,
+                health=snapshot.health,
+                version=_version(snapshot),
+            )
+        )
+
+    def _notify(self, guild_id: str) -> None:
+        for subscription in self._subscriptions:
+            subscription._notify(guild_id)
+
+
+def _version(snapshot: GuildSnapshot) -> str | None:
+    return snapshot.status.version if snapshot.status else None

@@ -1,0 +1,1 @@
+"""The Textual screen: a thin view that renders the status store."""

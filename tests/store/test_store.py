@@ -1,0 +1,152 @@
+"""The status store on its own: snapshots, history, coalescing subscriptions."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from guildwatch.store import BotStatus, Problem, StatusStore
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_new_guild_starts_connecting_with_unknown_health() -> None:
+    store = StatusStore()
+    store.add_guild("123", name="Main")
+    snapshot = store.get("123")
+    assert snapshot.connection == "connecting"
+    assert snapshot.health == "unknown"
+    assert snapshot.label == "Main"
+    assert store.guild_ids == ("123",)
+
+
+def test_apply_status_records_source_and_time() -> None:
+    clock = FakeClock()
+    store = StatusStore(clock=clock)
+    store.add_guild("g")
+    status = BotStatus(healthy=True, last_heartbeat=clock.now, version="1.2.3")
+    store.apply_status("g", status, source="poll")
+    snapshot = store.get("g")
+    assert snapshot.status == status
+    assert snapshot.source == "poll"
+    assert snapshot.received_at == clock.now
+    assert snapshot.health == "online"
+
+
+def test_connected_clears_error_and_countdown() -> None:
+    clock = FakeClock()
+    store = StatusStore(clock=clock)
+    store.add_guild("g")
+    store.set_connection(
+        "g",
+        "disconnected",
+        error=Problem("network", "refused"),
+        attempt=2,
+        next_retry_at=clock.now + timedelta(seconds=4),
+    )
+    assert store.get("g").error == Problem("network", "refused")
+    store.set_connection("g", "connected")
+    snapshot = store.get("g")
+    assert snapshot.error is None
+    assert snapshot.next_retry_at is None
+    assert snapshot.attempt == 2  # only the engine decides when the counter resets
+
+
+def test_error_kept_unless_given() -> None:
+    store = StatusStore()
+    store.add_guild("g")
+    store.set_connection("g", "error", error=Problem("auth", "bad token"))
+    store.set_connection("g", "error")
+    assert store.get("g").error == Problem("auth", "bad token")
+    store.set_connection("g", "connecting", error=None)
+    assert store.get("g").error is None
+
+
+def test_history_records_meaningful_changes_only_and_is_bounded() -> None:
+    clock = FakeClock()
+    store = StatusStore(clock=clock, history_size=3)
+    store.add_guild("g")
+    store.set_connection("g", "connected")
+    up = BotStatus(healthy=True, last_heartbeat=None, version="1")
+    store.apply_status("g", up, source="stream")
+    clock.now += timedelta(seconds=1)
+    store.apply_status("g", up, source="stream")  # same health and version: no entry
+    assert [entry.health for entry in store.history("g")] == ["unknown", "unknown", "online"]
+    store.apply_status("g", BotStatus(False, None, "1"), source="stream")
+    history = store.history("g")
+    assert len(history) == 3
+    assert [entry.health for entry in history] == ["unknown", "online", "offline"]
+
+
+def test_add_guild_is_idempotent_and_keeps_state() -> None:
+    store = StatusStore()
+    store.add_guild("g")
+    store.set_connection("g", "connected")
+    store.add_guild("g", name="Renamed")
+    assert store.get("g").connection == "connected"
+    assert store.get("g").name == "Renamed"
+
+
+async def test_subscription_coalesces_a_burst_and_ends_on_latest_state() -> None:
+    store = StatusStore()
+    store.add_guilds(str(n) for n in range(100))
+    subscription = store.subscribe(max_rate=20)
+    wakeups: list[frozenset[str]] = []
+
+    async def read() -> None:
+        async for changed in subscription:
+            wakeups.append(changed)
+
+    reader = asyncio.create_task(read())
+    for round_ in range(50):
+        for n in range(100):
+            store.apply_status(
+                str(n), BotStatus(round_ % 2 == 0, None, str(round_)), source="stream"
+            )
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.2)
+    subscription.close()
+    await asyncio.wait_for(reader, 1)
+    # 5,000 writes, a handful of wake-ups; every guild was reported, and the state is the last.
+    assert 1 <= len(wakeups) <= 5
+    assert frozenset().union(*wakeups) == {str(n) for n in range(100)}
+    assert store.get("7").status == BotStatus(False, None, "49")
+
+
+async def test_subscription_rate_limit_spaces_wakeups() -> None:
+    store = StatusStore()
+    store.add_guild("g")
+    subscription = store.subscribe(max_rate=10)
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+
+    async def read() -> None:
+        async for _ in subscription:
+            times.append(loop.time())
+            if len(times) == 3:
+                return
+
+    reader = asyncio.create_task(read())
+    for n in range(40):
+        store.apply_status("g", BotStatus(True, None, str(n)), source="stream")
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(reader, 2)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert all(gap >= 0.09 for gap in gaps), gaps
+
+
+async def test_closed_subscription_stops_iteration() -> None:
+    store = StatusStore()
+    subscription = store.subscribe()
+    subscription.close()
+    with pytest.raises(StopAsyncIteration):
+        await subscription.__anext__()
