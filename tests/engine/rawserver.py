@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import socket
 import struct
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +27,8 @@ class Request:
     target: str
     headers: dict[str, str] = field(default_factory=dict)
     """Header names lower-cased; a repeated header keeps its last value."""
+    received_at: float = field(default_factory=time.monotonic)
+    """``time.monotonic()`` when the request head was complete."""
 
 
 class Conn:
