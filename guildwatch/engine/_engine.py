@@ -94,6 +94,7 @@ class GuildWatcher:
         self._wake = asyncio.Event()
         self._poller: Poller | None = None
         self._poll_task: asyncio.Task[None] | None = None
+        self._stopped_polls: list[asyncio.Task[None]] = []
         self._polling_forbidden = False
 
     # -- control -------------------------------------------------------------------------
@@ -166,7 +167,10 @@ class GuildWatcher:
         log.info("%s: connected", self.guild_id)
         self._store.set_connection(self.guild_id, "connected", attempt=self._attempt)
         if self._poll_task is not None:
-            self._poll_task.cancel()  # awaited in _stop_polling; no result lands after this
+            # Cancelled now so no poll result lands after this; reaped after the connection.
+            self._poll_task.cancel()
+            self._stopped_polls.append(self._poll_task)
+            self._poll_task = self._poller = None
 
     def _on_event(self, event: SSEEvent) -> None:
         if event.event_type != "message":
@@ -180,7 +184,9 @@ class GuildWatcher:
         self._store.apply_status(self.guild_id, status, source="stream", warning=warning)
 
     async def _after_failure(self, failure: GuildwatchError) -> None:
-        await self._stop_polling()  # reap a poller cancelled on connect, if any
+        stopped, self._stopped_polls = self._stopped_polls, []
+        if stopped:
+            await asyncio.wait(stopped)
         log.warning("%s: stream failed: %s", self.guild_id, failure.user_message)
         if _is_fatal(failure):
             self._polling_forbidden = self._polling_forbidden or stops_polling(failure)
@@ -257,9 +263,12 @@ class GuildWatcher:
 
     async def _stop_polling(self) -> None:
         task, self._poll_task, self._poller = self._poll_task, None, None
+        tasks, self._stopped_polls = self._stopped_polls, []
         if task is not None:
             task.cancel()
-            await asyncio.wait([task])  # unlike awaiting it, never swallows our own cancel
+            tasks.append(task)
+        if tasks:
+            await asyncio.wait(tasks)  # unlike awaiting them, never swallows our own cancel
 
     def _on_polled(self, status: BotStatus, warning: Problem | None) -> None:
         if not self._connected:  # the stream is fresher: a late poll must not overwrite it

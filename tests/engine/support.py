@@ -28,6 +28,8 @@ def fast_settings(api_url: str, **overrides: Any) -> EngineSettings:
         "min_uptime_for_reset": 60.0,
         "poll_interval": 60.0,
     }
+    if "backoff_base" in overrides:
+        values["backoff_cap"] = max(values["backoff_cap"], overrides["backoff_base"])
     values.update(overrides)
     return EngineSettings(**values)
 
