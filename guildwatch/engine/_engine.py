@@ -366,7 +366,10 @@ class Engine:
             )
         try:
             if self._tasks:
-                await asyncio.wait(self._tasks)
+                done, _ = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    if not task.cancelled() and (bug := task.exception()) is not None:
+                        raise bug  # a bug, not network trouble: let the app's worker see it
         finally:
             await self._cancel_tasks()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from dateutil.parser import isoparse
 
@@ -21,6 +22,13 @@ DEFAULT_SKEW_TOLERANCE = 120.0
 def _reject_constant(name: str) -> object:
     # Python's json accepts NaN and Infinity; JSON (RFC 8259) does not.
     raise ValueError(f"{name} is not JSON")
+
+
+_MAX_TIMESTAMP_CHARS = 64
+"""RFC 3339 needs ~35; the bound also keeps the parse cache small."""
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+"""Built once: ``json.loads`` with any option builds a new decoder per call."""
 
 
 def parse_status(
@@ -49,7 +57,7 @@ def parse_status(
             string.
     """
     try:
-        document = json.loads(data, parse_constant=_reject_constant)
+        document = _DECODER.decode(data)
     except (ValueError, RecursionError) as exc:
         raise PayloadError("The server sent a status that is not valid JSON.") from exc
     if not isinstance(document, dict):
@@ -77,6 +85,15 @@ def _parse_heartbeat(value: object) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise PayloadError('The server sent a status whose "lastHeartbeat" is not text.')
+    if len(value) > _MAX_TIMESTAMP_CHARS:
+        raise PayloadError('The server sent a status whose "lastHeartbeat" is far too long.')
+    return _parse_timestamp(value)
+
+
+@lru_cache(maxsize=64)
+def _parse_timestamp(value: str) -> datetime:
+    # Cached: a bot's heartbeat time repeats across many events, and isoparse is the
+    # costliest step of validation (bench/engine_throughput.py).
     try:
         parsed = isoparse(value)
         if parsed.tzinfo is None:
