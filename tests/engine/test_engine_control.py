@@ -33,18 +33,28 @@ async def test_retry_all_only_touches_guilds_that_are_down() -> None:
             await conn.respond(503)
 
     store = make_store("up", "down")
+
+    def down() -> str:
+        return store.get("down").connection
+
     async with RawServer(handler) as server:
+
+        def count(guild: str) -> int:
+            return [r.target for r in server.stream_requests].count(stream_path(guild))
+
         settings = fast_settings(server.url, backoff_base=600.0, max_retries=5)
         async with running(settings, store) as engine:
             await wait_until(lambda: store.get("up").status is not None)
             await wait_until(lambda: store.get("down").connection == "disconnected")
             engine.retry()
-            await wait_until(
-                lambda: len([r for r in server.stream_requests if "down" in r.target]) == 2
-            )
-            assert [r.target for r in server.stream_requests].count(stream_path("up")) == 1
+            await wait_until(lambda: count("down") == 2 and down() == "disconnected")
+            assert count("up") == 1
             assert store.get("up").connection == "connected"
             engine.retry("no-such-guild")  # ignored, no error
+            engine.retry("up")  # connected: nothing to retry, the connection is kept
+            engine.retry("down")
+            await wait_until(lambda: count("down") == 3)
+            assert count("up") == 1
 
 
 async def test_server_stop_204_keeps_polling() -> None:
