@@ -80,7 +80,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str =
         time.sleep(0.01)
 
 
-class _ThreadRunner:
+class ThreadRunner:
     """A :class:`ReferenceServer` in a daemon thread with its own loop."""
 
     def __init__(self, config: ServerConfig) -> None:
@@ -170,7 +170,7 @@ def config_to_argv(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
     return argv, env
 
 
-class _ProcessRunner:
+class ProcessRunner:
     """``python -m guildwatch.server.main`` as a child process; output captured."""
 
     def __init__(self, config: ServerConfig) -> None:
@@ -266,7 +266,7 @@ class RunningServer:
     bot_token: str = field(repr=False)
     guild_ids: list[str]
     config: ServerConfig = field(repr=False)
-    runner: _ThreadRunner | _ProcessRunner = field(repr=False)
+    runner: ThreadRunner | ProcessRunner = field(repr=False)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -318,10 +318,10 @@ class RunningServer:
         port = int(self.url.rsplit(":", 1)[1])
         self.runner.stop()
         config = replace(self.config, port=port)
-        runner: _ThreadRunner | _ProcessRunner = (
-            _ProcessRunner(config)
-            if isinstance(self.runner, _ProcessRunner)
-            else _ThreadRunner(config)
+        runner: ThreadRunner | ProcessRunner = (
+            ProcessRunner(config)
+            if isinstance(self.runner, ProcessRunner)
+            else ThreadRunner(config)
         )
         runner.start()
         self.runner = runner
@@ -337,8 +337,8 @@ class RunningServer:
 def start_server(*, subprocess: bool = False, **overrides: Any) -> RunningServer:
     """Start a test server with :func:`make_config` plus ``overrides``."""
     config = make_config(**overrides)
-    runner: _ThreadRunner | _ProcessRunner = (
-        _ProcessRunner(config) if subprocess else _ThreadRunner(config)
+    runner: ThreadRunner | ProcessRunner = (
+        ProcessRunner(config) if subprocess else ThreadRunner(config)
     )
     runner.start()
     unrestricted = [token for token, guilds in config.tokens.items() if guilds is None]
@@ -372,50 +372,86 @@ class SseReader:
 
     It yields comments as items too, so tests can see ``: heartbeat``. Not the client's
     parser on purpose: the server is checked against the spec, not against our own client.
+    A background task reads the body, so a timed-out wait never cancels the read itself.
     """
 
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
-        self._lines = response.aiter_lines()
+        self._items: asyncio.Queue[SseItem | None] = asyncio.Queue()
+        self._pump = asyncio.create_task(self._read())
 
     async def next_item(self, timeout: float = 10.0) -> SseItem:
-        """The next event or comment; fails after ``timeout`` seconds."""
-        return await asyncio.wait_for(self._next(), timeout)
+        """The next event or comment; TimeoutError after ``timeout`` s, EOFError at the end."""
+        item = await asyncio.wait_for(self._items.get(), timeout)
+        if item is None:
+            self._items.put_nowait(None)
+            raise EOFError("stream ended")
+        return item
 
     async def next_event(self, timeout: float = 10.0) -> SseItem:
         """The next event, skipping comments."""
-
-        async def skip_comments() -> SseItem:
+        async with asyncio.timeout(timeout):
             while True:
-                item = await self._next()
+                item = await self.next_item(timeout)
                 if item.comment is None:
                     return item
 
-        return await asyncio.wait_for(skip_comments(), timeout)
+    async def read_to_end(self, timeout: float = 10.0) -> list[SseItem]:
+        """Everything until the stream ends; TimeoutError if it has not ended in time."""
+        items: list[SseItem] = []
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    items.append(await self.next_item(timeout))
+                except EOFError:
+                    return items
 
-    async def _next(self) -> SseItem:
+    async def until_silent(self, quiet: float = 1.0, timeout: float = 10.0) -> list[SseItem]:
+        """Items until none came for ``quiet`` seconds; TimeoutError if never quiet in time."""
+        items: list[SseItem] = []
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    items.append(await self.next_item(quiet))
+                except TimeoutError:
+                    return items
+
+    async def close(self) -> None:
+        """Stop reading."""
+        self._pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._pump
+
+    async def _read(self) -> None:
         fields: dict[str, str] = {}
         data: list[str] = []
-        async for line in self._lines:
-            if line.startswith(":"):
-                return SseItem(comment=line[1:].strip())
-            if not line:
-                if data or fields:
-                    retry = fields.get("retry")
-                    return SseItem(
-                        id=fields.get("id"),
-                        data="\n".join(data) if data else None,
-                        event=fields.get("event"),
-                        retry=int(retry) if retry is not None else None,
-                    )
-                continue
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if name == "data":
-                data.append(value)
-            else:
-                fields[name] = value
-        raise EOFError("stream ended")
+        try:
+            async for line in self.response.aiter_lines():
+                if line.startswith(":"):
+                    self._items.put_nowait(SseItem(comment=line[1:].strip()))
+                elif not line:
+                    if data or fields:
+                        retry = fields.get("retry")
+                        self._items.put_nowait(
+                            SseItem(
+                                id=fields.get("id"),
+                                data="\n".join(data) if data else None,
+                                event=fields.get("event"),
+                                retry=int(retry) if retry is not None else None,
+                            )
+                        )
+                    fields, data = {}, []
+                else:
+                    name, _, value = line.partition(":")
+                    value = value.removeprefix(" ")
+                    if name == "data":
+                        data.append(value)
+                    else:
+                        fields[name] = value
+        except httpx.HTTPError:
+            pass  # a cut connection ends the stream like EOF, for these tests
+        finally:
+            self._items.put_nowait(None)
 
 
 @contextlib.asynccontextmanager
@@ -440,7 +476,11 @@ async def open_stream(
         client.stream("GET", server.stream_url(guild_id), headers=headers) as response,
     ):
         assert response.status_code == 200, await response.aread()
-        yield SseReader(response)
+        reader = SseReader(response)
+        try:
+            yield reader
+        finally:
+            await reader.close()
 
 
 def tmp_db(directory: Path) -> str:
