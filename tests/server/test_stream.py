@@ -9,8 +9,9 @@ import re
 import httpx
 import pytest
 
+from guildwatch.server import ReferenceServer
 from tests.conftest import ServerFactory
-from tests.harness import GUILDS, RunningServer, open_stream
+from tests.harness import GUILDS, RunningServer, ThreadRunner, open_stream
 
 GUILD = GUILDS[0][0]
 
@@ -130,3 +131,28 @@ async def test_missed_heartbeat_is_pushed_as_offline(server_factory: ServerFacto
     assert offline.json() == {**online.json(), "healthy": False}
     # Pushed by a timer at the threshold, not on a later request or heartbeat comment.
     assert elapsed < 2.0
+
+
+async def test_a_client_too_far_behind_is_dropped(server_factory: ServerFactory) -> None:
+    server = server_factory(queue_size=4)
+    async with open_stream(server, GUILD) as stream:
+        await stream.next_event()
+
+        def burst(srv: ReferenceServer) -> None:
+            # One loop callback: the stream cannot drain in between, so its queue overflows.
+            for number in range(20):
+                srv.model.heartbeat(GUILD, f"burst-{number}")
+
+        runner = server.runner
+        assert isinstance(runner, ThreadRunner)
+        await asyncio.to_thread(runner.call, burst)
+        rest = await stream.read_to_end()
+    assert not [item for item in rest if item.comment is None]
+    assert server.status(GUILD)["version"] == "burst-19"
+
+
+def test_head_on_the_stream_answers_headers_only(real_server: RunningServer) -> None:
+    answer = httpx.head(real_server.stream_url(GUILD), headers=real_server.auth, timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "text/event-stream"
+    assert answer.content == b""
