@@ -130,7 +130,12 @@ class GuildWatcher:
     async def _stream_forever(self) -> None:
         while True:
             self._store.set_connection(self.guild_id, "connecting", attempt=self._attempt)
-            log.info("%s: connecting (attempt %d)", self.guild_id, self._attempt + 1)
+            log.info(
+                "%s: connecting (attempt %d, Last-Event-ID %r)",
+                self.guild_id,
+                self._attempt + 1,
+                self._last_event_id or None,
+            )
             connected_at: float | None = None
 
             def opened() -> None:
