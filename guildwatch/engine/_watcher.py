@@ -268,7 +268,8 @@ class GuildWatcher:
         )
 
     def _start_polling(self) -> None:
-        if self._polling_forbidden or self._poll_task is not None:
+        running = self._poll_task is not None and not self._poll_task.done()
+        if self._polling_forbidden or running:
             return
         self._poller = self._make_poller(self._on_polled, self._on_poll_failure)
         self._poll_task = asyncio.create_task(

@@ -105,6 +105,25 @@ async def test_no_polling_after_forbidden() -> None:
         assert len(server.poll_requests) == 1
 
 
+async def test_manual_retry_lifts_the_polling_stop() -> None:
+    async def handler(conn: Conn) -> None:
+        if conn.request.target == STREAM_PATH:
+            await conn.respond(503)
+        elif conn.index == 0:
+            await conn.respond(401)
+        else:
+            await conn.respond(200, body("after-retry"), JSON)
+
+    store = make_store()
+    async with RawServer(handler) as server:
+        settings = fast_settings(server.url, backoff_base=600.0, poll_interval=0.02)
+        async with running(settings, store) as engine:
+            await wait_until(lambda: len(server.poll_requests) == 1)
+            await wait_until(lambda: store.get(GUILD).connection == "disconnected")
+            engine.retry(GUILD)
+            await wait_until(lambda: version(store) == "after-retry")
+
+
 async def test_poll_payload_is_validated_like_the_stream() -> None:
     async def handler(conn: Conn) -> None:
         if conn.request.target == STREAM_PATH:
