@@ -313,11 +313,13 @@ class RunningServer:
         result: dict[str, Any] = answer.json()
         return result
 
-    def restart(self) -> None:
-        """Stop, then start again on the same port with the same database file."""
-        port = int(self.url.rsplit(":", 1)[1])
-        self.runner.stop()
-        config = replace(self.config, port=port)
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def start(self) -> None:
+        """Start again after :meth:`stop` or :meth:`kill`: same port, same database file."""
+        config = replace(self.config, port=self.port)
         runner: ThreadRunner | ProcessRunner = (
             ProcessRunner(config)
             if isinstance(self.runner, ProcessRunner)
@@ -328,6 +330,21 @@ class RunningServer:
         self.config = config
         self.url = runner.url
         self.guild_ids = runner.guild_ids
+
+    def restart(self) -> None:
+        """Stop (cleanly), then start again on the same port with the same database file."""
+        self.runner.stop()
+        self.start()
+
+    def kill(self) -> None:
+        """SIGKILL the server process: no clean end of streams, no final flush.
+
+        Only for ``subprocess=True`` servers; an in-thread server cannot be killed.
+        """
+        if not isinstance(self.runner, ProcessRunner):
+            raise TypeError("kill() needs server_factory(subprocess=True)")
+        self.runner.signal(signal.SIGKILL)
+        self.runner.wait()
 
     def stop(self) -> None:
         """Stop the server (bounded; idempotent)."""
