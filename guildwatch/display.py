@@ -1,0 +1,211 @@
+"""Words for people: the shared vocabulary of the screen and the headless output.
+
+Both the Textual view and ``--watch``/``--once`` describe a :class:`GuildSnapshot` with these
+functions, so "Last seen 5 minutes ago" reads the same everywhere. Nothing here imports
+Textual; :func:`safe` is the one gate every server string passes before it is shown.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from datetime import datetime, timedelta
+from typing import Literal
+
+from dateutil.relativedelta import relativedelta
+from rich.cells import cell_len
+
+from guildwatch.store import GuildSnapshot
+
+StatusKind = Literal["online", "offline", "connecting", "reconnecting", "lost", "waiting"]
+"""What the dot shows; the UI maps each to a colour and a glyph."""
+
+CLOCK_SKEW_TOLERANCE = timedelta(seconds=60)
+"""A heartbeat further in the future than this is clock skew, never "just now"."""
+
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+_INVISIBLE = frozenset("\u200b\u2060\ufeff")
+_LAYOUT_BREAKERS = frozenset("\t\n\r\u2028\u2029\x85")
+
+
+def safe(text: str, max_cells: int = 80) -> str:
+    """Make untrusted server text inert and bounded for one line of display.
+
+    Rich and Textual strip only BEL, BS, VT, FF and CR (``rich/control.py``), so an ESC
+    sequence or U+202E would reach the terminal: this drops every Cc character and the bidi
+    and zero-width format characters, turns line breaks and tabs into spaces, and ellipsizes to
+    ``max_cells`` terminal cells. Markup is *not* escaped here: render the result as plain
+    ``Content``/``Text`` or with ``markup=False``.
+    """
+    cleaned: list[str] = []
+    for char in text:
+        if char in _LAYOUT_BREAKERS:
+            cleaned.append(" ")
+        elif char in _BIDI_CONTROLS or char in _INVISIBLE or unicodedata.category(char) == "Cc":
+            continue
+        else:
+            cleaned.append(char)
+    result = "".join(cleaned)
+    return ellipsize(result, max_cells)
+
+
+def ellipsize(text: str, max_cells: int) -> str:
+    """Cut ``text`` to at most ``max_cells`` terminal cells, ending in "…" if it was cut."""
+    if cell_len(text) <= max_cells:
+        return text
+    if max_cells <= 0:
+        return ""
+    kept: list[str] = []
+    width = 0
+    for char in text:
+        char_width = cell_len(char)
+        if width + char_width > max_cells - 1:
+            break
+        kept.append(char)
+        width += char_width
+    return "".join(kept) + "…"
+
+
+def _round_half_up(value: float) -> int:
+    # date-fns uses JavaScript's Math.round, which rounds .5 up; Python's round() does not.
+    return math.floor(value + 0.5)
+
+
+def format_distance(then: datetime, now: datetime) -> str:
+    """The distance between two times in date-fns ``formatDistance`` words.
+
+    "less than a minute", "1 minute", "5 minutes", "about 1 hour", "about 2 hours", "1 day",
+    "3 days", "about 1 month", "4 months", "about 1 year", "over 1 year", "almost 2 years".
+    A ``then`` after ``now`` is measured the same way (callers decide what skew means).
+    """
+    earlier, later = sorted((then, now))
+    minutes = _round_half_up((later - earlier).total_seconds() / 60)
+    minutes_in_day, minutes_in_month = 1440, 43200
+    if minutes < 2:
+        return "less than a minute" if minutes == 0 else "1 minute"
+    if minutes < 45:
+        return f"{minutes} minutes"
+    if minutes < 90:
+        return "about 1 hour"
+    if minutes < minutes_in_day:
+        return f"about {_round_half_up(minutes / 60)} hours"
+    if minutes < 2520:
+        return "1 day"
+    if minutes < minutes_in_month:
+        return f"{_round_half_up(minutes / minutes_in_day)} days"
+    if minutes < 2 * minutes_in_month:
+        months = _round_half_up(minutes / minutes_in_month)
+        return "about 1 month" if months == 1 else f"about {months} months"
+    delta = relativedelta(later, earlier)
+    months = delta.years * 12 + delta.months
+    if months < 12:
+        return f"{_round_half_up(minutes / minutes_in_month)} months"
+    years, months_into_year = divmod(months, 12)
+    if months_into_year < 3:
+        return _plural("about", years)
+    if months_into_year < 9:
+        return _plural("over", years)
+    return _plural("almost", years + 1)
+
+
+def _plural(prefix: str, years: int) -> str:
+    return f"{prefix} {years} year" if years == 1 else f"{prefix} {years} years"
+
+
+def format_short_distance(then: datetime, now: datetime) -> str:
+    """A compact distance for narrow panes: ``now``, ``5m``, ``2h``, ``3d``."""
+    seconds = abs((now - then).total_seconds())
+    if seconds < 60:
+        return "now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86400)}d"
+
+
+def is_clock_skewed(then: datetime, now: datetime) -> bool:
+    """The server claims a heartbeat from the future, beyond the tolerance."""
+    return then - now > CLOCK_SKEW_TOLERANCE
+
+
+def last_seen(snapshot: GuildSnapshot, now: datetime, *, short: bool = False) -> str:
+    """ "Last seen 5 minutes ago · v1.2.3" (or "5m · v1.2.3" when ``short``).
+
+    Empty before any status. The version is sanitised here; a heartbeat from the future says
+    so instead of pretending the bot was seen "just now".
+    """
+    status = snapshot.status
+    if status is None:
+        return ""
+    if status.last_heartbeat is None:
+        seen = "never" if short else "Never seen"
+    elif is_clock_skewed(status.last_heartbeat, now):
+        seen = "clock skew" if short else "Last seen: server clock ahead"
+    elif short:
+        seen = format_short_distance(status.last_heartbeat, now)
+    else:
+        seen = f"Last seen {format_distance(status.last_heartbeat, now)} ago"
+    if status.version:
+        return f"{seen} · v{safe(status.version, 24 if short else 40)}"
+    return seen
+
+
+def status_kind(snapshot: GuildSnapshot) -> StatusKind:
+    """Which of the screen's states a snapshot is in (the dot's colour follows from it).
+
+    The connection comes first: a stream that is down never shows "Online" from memory; only
+    a fresh poll (``source == "poll"``) may still say whether the bot is up.
+    """
+    if snapshot.connection == "error":
+        return "lost"
+    if snapshot.connection == "connecting" and snapshot.status is None:
+        return "connecting"
+    polled_only = snapshot.connection != "connected" and snapshot.source == "poll"
+    if snapshot.connection == "connected" or polled_only:
+        if snapshot.status is None:
+            return "waiting"
+        return "online" if snapshot.status.healthy else "offline"
+    if snapshot.connection == "connecting":
+        return "connecting"
+    return "reconnecting"
+
+
+def status_word(snapshot: GuildSnapshot, now: datetime) -> str:
+    """The status written out, so the screen reads right without colour."""
+    kind = status_kind(snapshot)
+    if kind == "reconnecting":
+        if snapshot.next_retry_at is not None:
+            seconds = math.ceil((snapshot.next_retry_at - now).total_seconds())
+            if seconds > 0:
+                return f"Reconnecting in {seconds} s"
+        return "Reconnecting…"
+    return {
+        "online": "Online",
+        "offline": "Offline",
+        "connecting": "Connecting…",
+        "lost": "Connection lost",
+        "waiting": "Waiting for status…",
+    }[kind]
+
+
+def polled_marker(snapshot: GuildSnapshot, now: datetime) -> str:
+    """ "polled 30 s ago" while the shown status came from the poller, else empty."""
+    if snapshot.source != "poll" or snapshot.received_at is None:
+        return ""
+    age = max(0, int((now - snapshot.received_at).total_seconds()))
+    if age < 60:
+        return f"polled {age} s ago"
+    return f"polled {format_distance(snapshot.received_at, now)} ago"
+
+
+def hint(snapshot: GuildSnapshot) -> str:
+    """What the operator can do: "Check Discord" while offline, "Press r to retry" when lost."""
+    kind = status_kind(snapshot)
+    if kind == "offline":
+        return "Check Discord"
+    if kind == "lost":
+        return "Press r to retry"
+    return ""

@@ -1,0 +1,155 @@
+"""The shared vocabulary: sanitising, relative time, status words."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rich.cells import cell_len
+
+from guildwatch.display import (
+    format_distance,
+    format_short_distance,
+    hint,
+    last_seen,
+    polled_marker,
+    safe,
+    status_kind,
+    status_word,
+)
+from guildwatch.store import BotStatus, GuildSnapshot, Problem
+
+NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("delta", "words"),
+    [
+        (timedelta(seconds=0), "less than a minute"),
+        (timedelta(seconds=29), "less than a minute"),
+        (timedelta(seconds=30), "1 minute"),
+        (timedelta(seconds=89), "1 minute"),
+        (timedelta(seconds=90), "2 minutes"),
+        (timedelta(minutes=5), "5 minutes"),
+        (timedelta(minutes=44), "44 minutes"),
+        (timedelta(minutes=45), "about 1 hour"),
+        (timedelta(minutes=89), "about 1 hour"),
+        (timedelta(minutes=90), "about 2 hours"),
+        (timedelta(hours=23, minutes=59), "about 24 hours"),
+        (timedelta(hours=24), "1 day"),
+        (timedelta(hours=41, minutes=59), "1 day"),
+        (timedelta(hours=42), "2 days"),
+        (timedelta(days=29), "29 days"),
+        (timedelta(days=30), "about 1 month"),
+        (timedelta(days=45), "about 2 months"),
+        (timedelta(days=61), "2 months"),
+        (timedelta(days=366), "about 1 year"),
+        (timedelta(days=365 + 180), "over 1 year"),
+        (timedelta(days=365 + 300), "almost 2 years"),
+        (timedelta(days=3 * 365 + 10), "about 3 years"),
+    ],
+)
+def test_format_distance_matches_date_fns(delta: timedelta, words: str) -> None:
+    assert format_distance(NOW - delta, NOW) == words
+
+
+def test_short_distance() -> None:
+    assert format_short_distance(NOW - timedelta(seconds=5), NOW) == "now"
+    assert format_short_distance(NOW - timedelta(minutes=5), NOW) == "5m"
+    assert format_short_distance(NOW - timedelta(hours=3), NOW) == "3h"
+    assert format_short_distance(NOW - timedelta(days=2), NOW) == "2d"
+
+
+def test_safe_drops_escape_sequences_and_bidi_and_keeps_markup_as_text() -> None:
+    hostile = "1.2\x1b[2J\x1b]8;;http://x\x07\u202eevil\u2066[bold]x[/]\nnext"
+    cleaned = safe(hostile)
+    assert "\x1b" not in cleaned
+    assert "\x07" not in cleaned
+    assert "\u202e" not in cleaned
+    assert "\u2066" not in cleaned
+    assert "\n" not in cleaned
+    assert "[bold]x[/]" in cleaned  # markup stays literal text; the renderer must not parse it
+
+
+def test_safe_ellipsizes_by_terminal_cells() -> None:
+    assert safe("x" * 1000, 10) == "x" * 9 + "…"
+    wide = safe("界" * 50, 11)
+    assert cell_len(wide) <= 11
+    assert wide.endswith("…")
+
+
+@given(st.text(), st.integers(min_value=1, max_value=200))
+def test_safe_never_emits_control_characters_and_respects_width(text: str, width: int) -> None:
+    cleaned = safe(text, width)
+    assert cell_len(cleaned) <= width
+    assert not any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in cleaned)
+
+
+def _snapshot(**changes: object) -> GuildSnapshot:
+    return GuildSnapshot(guild_id="g", **changes)  # type: ignore[arg-type]
+
+
+def test_last_seen_wording() -> None:
+    status = BotStatus(False, NOW - timedelta(minutes=5), "1.2.3")
+    snapshot = _snapshot(connection="connected", status=status, source="stream")
+    assert last_seen(snapshot, NOW) == "Last seen 5 minutes ago · v1.2.3"
+    assert last_seen(snapshot, NOW, short=True) == "5m · v1.2.3"
+    assert last_seen(_snapshot(), NOW) == ""
+
+
+def test_last_seen_never_says_just_now_for_a_future_heartbeat() -> None:
+    status = BotStatus(True, NOW + timedelta(hours=2), None)
+    snapshot = _snapshot(connection="connected", status=status, source="stream")
+    assert "clock" in last_seen(snapshot, NOW)
+    assert "less than" not in last_seen(snapshot, NOW)
+
+
+def test_last_seen_sanitises_version() -> None:
+    status = BotStatus(True, NOW, "1\x1b[31m.2")
+    snapshot = _snapshot(connection="connected", status=status, source="stream")
+    assert "\x1b" not in last_seen(snapshot, NOW)
+
+
+def test_status_words_for_every_state() -> None:
+    up = BotStatus(True, NOW, "1")
+    down = BotStatus(False, NOW, "1")
+    assert status_word(_snapshot(), NOW) == "Connecting…"
+    assert status_word(_snapshot(connection="connected", status=up), NOW) == "Online"
+    assert status_word(_snapshot(connection="connected", status=down), NOW) == "Offline"
+    assert status_word(_snapshot(connection="connected"), NOW) == "Waiting for status…"
+    lost = _snapshot(connection="error", status=up, error=Problem("auth", "bad token"))
+    assert status_word(lost, NOW) == "Connection lost"
+    assert hint(lost) == "Press r to retry"
+    retrying = _snapshot(
+        connection="disconnected",
+        status=up,
+        source="stream",
+        next_retry_at=NOW + timedelta(seconds=3.2),
+    )
+    assert status_kind(retrying) == "reconnecting"
+    assert status_word(retrying, NOW) == "Reconnecting in 4 s"
+    assert hint(_snapshot(connection="connected", status=down)) == "Check Discord"
+
+
+def test_a_stream_that_is_down_never_shows_online_from_memory() -> None:
+    up = BotStatus(True, NOW, "1")
+    stale = _snapshot(connection="disconnected", status=up, source="stream")
+    assert status_kind(stale) != "online"
+    polled = _snapshot(
+        connection="disconnected", status=up, source="poll", received_at=NOW - timedelta(seconds=30)
+    )
+    assert status_kind(polled) == "online"
+
+
+def test_polled_marker() -> None:
+    up = BotStatus(True, NOW, "1")
+    polled = _snapshot(
+        connection="disconnected",
+        status=up,
+        source="poll",
+        received_at=NOW - timedelta(seconds=30),
+    )
+    assert polled_marker(polled, NOW) == "polled 30 s ago"
+    assert polled_marker(_snapshot(connection="connected", status=up, source="stream"), NOW) == ""
