@@ -90,6 +90,9 @@ class StreamEndpoint:
             # No bytes at all, not even headers, until healed; then start over.
             if await self._wait_out_stall(guild_id, receive):
                 await self(scope, receive, send)
+            elif state.stopping.is_set():
+                stopping = error_response(503, "stopping", "server is shutting down")
+                await stopping(scope, receive, send)
             return
         if refused is None and state.stopping.is_set():
             refused = error_response(503, "stopping", "server is shutting down")
