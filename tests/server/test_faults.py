@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.harness import GUILDS, RunningServer, open_stream
+from tests.harness import GUILDS, RunningServer
+from tests.server.sse import open_stream
 
 GUILD = GUILDS[0][0]
 

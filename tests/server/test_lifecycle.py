@@ -11,7 +11,8 @@ import pytest
 
 from guildwatch.server import ReferenceServer, demo_config
 from tests.conftest import ServerFactory
-from tests.harness import GUILDS, ProcessRunner, RunningServer, open_stream, tmp_db, wait_until
+from tests.harness import GUILDS, ProcessRunner, RunningServer, tmp_db, wait_until
+from tests.server.sse import open_stream
 
 GUILD = GUILDS[0][0]
 

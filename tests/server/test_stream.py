@@ -13,7 +13,8 @@ import pytest
 
 from guildwatch.server import ReferenceServer
 from tests.conftest import ServerFactory
-from tests.harness import GUILDS, RunningServer, ThreadRunner, open_stream
+from tests.harness import GUILDS, RunningServer, ThreadRunner
+from tests.server.sse import open_stream
 
 GUILD = GUILDS[0][0]
 
