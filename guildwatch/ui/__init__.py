@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from guildwatch.store import StatusStore
 from guildwatch.ui._engine import EngineLike
 from guildwatch.ui.app import GuildwatchApp
@@ -30,6 +32,11 @@ def run_tui(
     Returns:
         The process exit code: 0 after a normal quit (also Ctrl+C, SIGTERM, SIGHUP).
     """
+    # shutil.get_terminal_size() (Textual's size source) prefers COLUMNS/LINES over the tty,
+    # so an inherited pair (GNU readline exports them, e.g. from a parent Python) would pin the
+    # size and ignore every resize of a tmux pane. The tty is the truth for a full-screen app.
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
     app = GuildwatchApp(store, engine, animation=animation, bell=bell)
     app.run(inline=inline)
     return app.return_code or 0

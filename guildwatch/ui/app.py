@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -52,7 +53,8 @@ class GuildwatchApp(App[None]):
         bell: Ring the terminal bell on bad news (connection lost, bot offline).
     """
 
-    CSS_PATH = "guildwatch.tcss"
+    # Absolute, so subclasses in other directories (tests, benches) find it too.
+    CSS_PATH = Path(__file__).with_name("guildwatch.tcss")
     TITLE = "guildwatch"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
