@@ -57,3 +57,15 @@ def test_several_guilds_with_selection(snap_compare: SnapCompare) -> None:
 
 def test_help_screen(snap_compare: SnapCompare) -> None:
     assert snap_compare(_app("online"), terminal_size=(80, 24), press=["question_mark"])
+
+
+@pytest.mark.parametrize("state", ["online", "offline", "lost"])
+def test_no_color_still_reads_right(
+    snap_compare: SnapCompare, state: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Textual reads NO_COLOR when the app is created and renders monochrome: glyph and word
+    # must carry the state alone.
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = _app(state)
+    assert app.no_color
+    assert snap_compare(app, terminal_size=(40, 10))
