@@ -290,7 +290,9 @@ class GuildWatcher:
             self._store.apply_status(self.guild_id, status, source="poll", warning=warning)
 
     def _on_poll_failure(self, exc: GuildwatchError, next_poll_in: float | None) -> None:
-        if isinstance(exc, PayloadError):
+        # A bad body, or an answer that stops polling (401/403/404), is worth showing; a
+        # transient poll failure is not: the stream's own error already says the server is down.
+        if isinstance(exc, PayloadError) or next_poll_in is None:
             self._store.set_warning(self.guild_id, _problem(exc))
         if next_poll_in is None:
             self._polling_forbidden = True
