@@ -84,7 +84,7 @@ class StatusLine(Widget, can_focus=True):
         """The guild this row shows."""
         self._snapshot = snapshot
         self._clock = clock
-        self._name = self._name_content(snapshot)
+        self._shown_name = self._name_content(snapshot)
 
     @property
     def snapshot(self) -> GuildSnapshot:
@@ -95,7 +95,7 @@ class StatusLine(Widget, can_focus=True):
         with Horizontal():
             yield StatusDot(status_kind(self._snapshot))
             yield StatusWord(self._clock)
-            yield Static(self._name, id="name", markup=False)
+            yield Static(self._shown_name, id="name", markup=False)
         yield LastSeen(self._clock)
         yield Detail(self._clock)
 
@@ -111,9 +111,9 @@ class StatusLine(Widget, can_focus=True):
         for line in self.query(TickingText):
             line.snapshot = snapshot
         name = self._name_content(snapshot)
-        if name != self._name:
+        if name != self._shown_name:
             # Static.update relayouts: only pay for that when the name really changed.
-            self._name = name
+            self._shown_name = name
             self.query_one("#name", Static).update(name)
 
     @staticmethod
