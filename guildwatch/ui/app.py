@@ -23,7 +23,7 @@ from textual.worker import Worker, WorkerState
 
 from guildwatch.display import safe
 from guildwatch.errors import GuildwatchError
-from guildwatch.store import Clock, StatusStore
+from guildwatch.store import Clock, StatusStore, Subscription
 from guildwatch.ui._engine import EngineLike
 from guildwatch.ui._help import HelpScreen
 from guildwatch.ui._notices import NoticeTracker
@@ -97,16 +97,21 @@ class GuildwatchApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        for snapshot in self.store.snapshots():
+        # Subscribe before the engine starts and then catch up, so no write can fall between
+        # what compose() showed and the first wake-up of the subscription.
+        subscription = self.store.subscribe(max_rate=REDRAW_RATE)
+        for line in self.query(StatusLine):
+            snapshot = self.store.get(line.guild_id)
+            line.show(snapshot)
             self._notices.seed(snapshot)
         self._sync_several()
         if lines := self.query(StatusLine):
             lines.first().focus()
         self._install_signal_handlers()
+        self.run_worker(self._follow_store(subscription), name="store", group="store")
         # Network trouble never raises out of engine.run(): anything that does is a bug, which
         # on_worker_state_changed turns into a clean exit with a message (not a dead screen).
         self.run_worker(self.engine.run(), name="engine", group="engine", exit_on_error=False)
-        self.run_worker(self._follow_store(), name="store", group="store", exclusive=True)
 
     async def on_unmount(self) -> None:
         self._remove_signal_handlers()
@@ -114,8 +119,7 @@ class GuildwatchApp(App[None]):
 
     # -- store -> rows -------------------------------------------------------------------
 
-    async def _follow_store(self) -> None:
-        subscription = self.store.subscribe(max_rate=REDRAW_RATE)
+    async def _follow_store(self, subscription: Subscription) -> None:
         try:
             async for changed in subscription:
                 for guild_id in changed:
