@@ -8,12 +8,8 @@ coalesces bursts) and hands each changed guild's snapshot to its row.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
-from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -27,6 +23,7 @@ from guildwatch.store import Clock, StatusStore, Subscription
 from guildwatch.ui._engine import EngineLike
 from guildwatch.ui._help import HelpScreen
 from guildwatch.ui._notices import NoticeTracker
+from guildwatch.ui._signals import ExitSignals
 from guildwatch.ui._status_line import StatusLine
 
 if TYPE_CHECKING:
@@ -37,9 +34,6 @@ REDRAW_RATE = 10.0
 
 STOP_TIMEOUT = 5.0
 """Quit never hangs on an engine that does not stop; the process is ending anyway."""
-
-_EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-_SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class GuildwatchApp(App[None]):
@@ -88,7 +82,9 @@ class GuildwatchApp(App[None]):
             self.animation_level = "none"
         self._notices = NoticeTracker()
         self._engine_stopped = False
-        self._previous_handlers: dict[signal.Signals, _SignalHandler] = {}
+        self._exit_signals = ExitSignals(self._on_exit_signal)
+        self.engine_error: BaseException | None = None
+        """What ``engine.run()`` raised, if it crashed (a bug): for the CLI's ``--debug``."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="guilds"):
@@ -107,14 +103,14 @@ class GuildwatchApp(App[None]):
         self._sync_several()
         if lines := self.query(StatusLine):
             lines.first().focus()
-        self._install_signal_handlers()
+        self._exit_signals.install()
         self.run_worker(self._follow_store(subscription), name="store", group="store")
         # Network trouble never raises out of engine.run(): anything that does is a bug, which
         # on_worker_state_changed turns into a clean exit with a message (not a dead screen).
         self.run_worker(self.engine.run(), name="engine", group="engine", exit_on_error=False)
 
     async def on_unmount(self) -> None:
-        self._remove_signal_handlers()
+        self._exit_signals.remove()
         await self._stop_engine()
 
     # -- store -> rows -------------------------------------------------------------------
@@ -184,35 +180,12 @@ class GuildwatchApp(App[None]):
         worker = event.worker
         if worker.group != "engine" or event.state != WorkerState.ERROR:
             return
-        error = worker.error
+        error = self.engine_error = worker.error
         if isinstance(error, GuildwatchError):
             reason = error.user_message
         else:
             reason = f"internal error: {type(error).__name__}: {error}"
         self.exit(return_code=1, message=safe(f"guildwatch stopped: {reason}", 300))
-
-    # -- signals -------------------------------------------------------------------------
-
-    def _install_signal_handlers(self) -> None:
-        # Textual handles neither SIGTERM nor SIGHUP (closed SSH session): without this the
-        # terminal is left in the alternate screen with mouse reporting on (pitfalls.md).
-        loop = asyncio.get_running_loop()
-        for signum in _EXIT_SIGNALS:
-            previous = signal.getsignal(signum)
-            # Not the main thread, or no Unix signals: then there is nothing to restore.
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self._on_exit_signal)
-                self._previous_handlers[signum] = previous
-
-    def _remove_signal_handlers(self) -> None:
-        # remove_signal_handler leaves SIG_DFL behind: put back what was there (the CLI's or
-        # pytest's handler), so running the app twice in one process stays correct.
-        loop = asyncio.get_running_loop()
-        for signum, previous in self._previous_handlers.items():
-            loop.remove_signal_handler(signum)
-            if previous is not None:
-                signal.signal(signum, previous)
-        self._previous_handlers.clear()
 
     def _on_exit_signal(self) -> None:
         self.call_later(self.action_quit)

@@ -284,6 +284,7 @@ async def test_engine_crash_exits_with_code_1_and_a_message() -> None:
     async with app.run_test() as pilot:
         await wait_for(pilot, lambda: not app.is_running, "exit after crash")
     assert app.return_code == 1
+    assert isinstance(app.engine_error, RuntimeError)  # kept for the CLI's --debug
 
 
 @pytest.mark.parametrize("state", ["online", "reconnecting", "lost", "offline"])
