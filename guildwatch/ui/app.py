@@ -83,6 +83,8 @@ class GuildwatchApp(App[None]):
         self._notices = NoticeTracker()
         self._engine_stopped = False
         self._exit_signals = ExitSignals(self._on_exit_signal)
+        self._lines: dict[str, StatusLine] = {}
+        """Rows by guild id, so a burst over many guilds costs no DOM queries."""
         self.engine_error: BaseException | None = None
         """What ``engine.run()`` raised, if it crashed (a bug): for the CLI's ``--debug``."""
 
@@ -97,6 +99,7 @@ class GuildwatchApp(App[None]):
         # what compose() showed and the first wake-up of the subscription.
         subscription = self.store.subscribe(max_rate=REDRAW_RATE)
         for line in self.query(StatusLine):
+            self._lines[line.guild_id] = line
             snapshot = self.store.get(line.guild_id)
             line.show(snapshot)
             self._notices.seed(snapshot)
@@ -125,10 +128,11 @@ class GuildwatchApp(App[None]):
 
     async def _show(self, guild_id: str) -> None:
         snapshot = self.store.get(guild_id)
-        line = self._line(guild_id)
+        line = self._lines.get(guild_id)
         if line is None:
             # A guild added after start (e.g. "watch all my guilds"): give it a row.
-            await self.query_one("#guilds").mount(StatusLine(snapshot, self.clock))
+            line = self._lines[guild_id] = StatusLine(snapshot, self.clock)
+            await self.query_one("#guilds").mount(line)
             self._sync_several()
         else:
             line.show(snapshot)
@@ -137,15 +141,9 @@ class GuildwatchApp(App[None]):
             if self.bell_on_bad_news and notice.severity != "information":
                 self.bell()
 
-    def _line(self, guild_id: str) -> StatusLine | None:
-        for line in self.query(StatusLine):
-            if line.guild_id == guild_id:
-                return line
-        return None
-
     def _sync_several(self) -> None:
         # The selection highlight only means something when there is a choice.
-        self.query_one("#guilds").set_class(len(self.query(StatusLine)) > 1, "-several")
+        self.query_one("#guilds").set_class(len(self._lines) > 1, "-several")
 
     # -- actions -------------------------------------------------------------------------
 
