@@ -137,9 +137,18 @@ class GuildwatchApp(App[None]):
         else:
             line.show(snapshot)
         for notice in self._notices.update(snapshot):
-            self.notify(notice.message, title=notice.title, severity=notice.severity, markup=False)
+            if self._room_for_toasts():
+                self.notify(
+                    notice.message, title=notice.title, severity=notice.severity, markup=False
+                )
             if self.bell_on_bad_news and notice.severity != "information":
                 self.bell()
+
+    def _room_for_toasts(self) -> bool:
+        # In a tiny pane a toast would cover the status itself: there the row is the news.
+        # (Inline screens are content-sized, so "short" says nothing about the terminal.)
+        screen = self.screen
+        return self.is_inline or not (screen.has_class("-short") or screen.has_class("-narrow"))
 
     def _sync_several(self) -> None:
         # The selection highlight only means something when there is a choice.
