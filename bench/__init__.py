@@ -1,0 +1,1 @@
+"""Benchmarks: each measures guildwatch and its floor in the same run (``python -m bench``)."""

@@ -1,0 +1,1 @@
+"""Floors: the least a Textual program can do, to compare guildwatch with."""

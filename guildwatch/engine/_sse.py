@@ -1,0 +1,186 @@
+"""Server-Sent Events parsing, pure (no I/O): bytes in, events out.
+
+Two layers, like httpx-sse: :class:`LineSplitter` turns byte chunks into lines and
+:class:`EventParser` turns lines into :class:`SSEEvent` values, following WHATWG HTML 9.2.6
+("Parsing an event stream") to the letter.
+
+httpx-sse 0.4.3 gets several rules wrong, so it only does the middle of the job here: its
+``SSEDecoder`` is fed lines by our own splitter and wrapped for the rest. Upstream defects worked
+around (see ``shared/pitfalls.md``):
+
+- no cap on a line or event (``SSELineDecoder.buffer`` grows without bound): we split bytes
+  ourselves and count them;
+- a leading BOM is kept, which silently drops the first event: stripped here, even split over
+  reads;
+- a trailing CR is held back until the next chunk, so CR-only streams lag one event: here a CR
+  ends the line at once, and a following LF is skipped even if it arrives in the next read;
+- text is decoded with the response charset: here always UTF-8 with replacement (9.2.6);
+- ``retry:`` goes through ``int()``, which accepts ``+5``, `` 5``, ``5_0`` and Arabic-Indic
+  digits: here only ASCII digits;
+- once an id was seen, every comment or id-only block dispatches a phantom event with empty
+  data (florimondmanca/httpx-sse#35): here a block dispatches only if it had a ``data`` line;
+- an empty ``id:`` followed by a blank line is not reported at all: here the last event id is
+  tracked per the dispatch steps, so it clears.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from httpx_sse._decoders import SSEDecoder
+
+from guildwatch.errors import EventTooLarge
+
+BOM = b"\xef\xbb\xbf"
+_LINE_END = re.compile(rb"[\r\n]")
+_MAX_RETRY_DIGITS = 9
+"""``retry:`` values longer than this are clamped: int() refuses > 4300 digits (a traceback)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One dispatched event."""
+
+    data: str
+    """The data buffer, lines joined with LF."""
+    event_type: str
+    """``message`` unless the block had a non-empty ``event:`` field."""
+    last_event_id: str
+    """The stream's last event id at dispatch (empty when none or cleared)."""
+
+
+class LineSplitter:
+    """Splits a byte stream into lines on CR, LF or CRLF only, with a size cap.
+
+    Args:
+        max_line_bytes: A line longer than this raises :class:`EventTooLarge` as soon as it is
+            known to be too long, so memory stays bounded however long the line is.
+    """
+
+    def __init__(self, max_line_bytes: int) -> None:
+        self._max_line_bytes = max_line_bytes
+        self._buffer = bytearray()
+        self._head: bytes | None = b""
+        """Bytes seen before we know whether the stream starts with a BOM; None once decided."""
+        self._skip_lf = False
+        """The last read ended with CR: an LF at the start of the next one ends nothing."""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Take the next read and return the lines it completes (without terminators)."""
+        if self._head is not None:
+            # 9.2.6: one leading U+FEFF is ignored; it may arrive split over reads.
+            head = self._head + chunk
+            if len(head) < len(BOM) and BOM.startswith(head):
+                self._head = head
+                return []
+            self._head = None
+            chunk = head[len(BOM) :] if head.startswith(BOM) else head
+        if self._skip_lf and chunk:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        lines: list[bytes] = []
+        start = 0
+        while (match := _LINE_END.search(chunk, start)) is not None:
+            end = match.start()
+            if self._buffer:
+                self._buffer += chunk[start:end]
+                line = bytes(self._buffer)
+                self._buffer.clear()
+            else:
+                line = chunk[start:end]
+            self._check(len(line))
+            lines.append(line)
+            start = end + 1
+            if chunk[end] == 0x0D:
+                # A CR ends the line now (no waiting for the next read); skip the LF of a CRLF.
+                if start == len(chunk):
+                    self._skip_lf = True
+                elif chunk[start] == 0x0A:
+                    start += 1
+        self._check(len(self._buffer) + len(chunk) - start)
+        self._buffer += chunk[start:]
+        return lines
+
+    def _check(self, size: int) -> None:
+        if size > self._max_line_bytes:
+            self._buffer.clear()
+            raise EventTooLarge(
+                f"The server sent a line longer than {self._max_line_bytes} bytes; "
+                "the connection was dropped."
+            )
+
+
+class EventParser:
+    """Turns a byte stream into events (WHATWG HTML 9.2.6), one instance per connection.
+
+    Args:
+        max_event_bytes: Cap on one line and on one event's data; past it
+            :class:`EventTooLarge` is raised and the connection should be dropped.
+        last_event_id: The id the connection resumed from; an event without ``id:`` keeps it.
+    """
+
+    def __init__(self, max_event_bytes: int, *, last_event_id: str = "") -> None:
+        self._splitter = LineSplitter(max_event_bytes)
+        self._max_event_bytes = max_event_bytes
+        self._decoder = SSEDecoder()
+        self._id_buffer = last_event_id
+        self._data_seen = False
+        self._data_bytes = 0
+        self.last_event_id = last_event_id
+        """The last event ID string: what ``Last-Event-ID`` carries on the next connection."""
+        self.retry_ms: int | None = None
+        """The latest valid ``retry:`` value (milliseconds), set as soon as it is parsed."""
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """Take the next read and return the events it completes.
+
+        An event still incomplete when the connection ends is simply never returned (9.2.6:
+        "incomplete events are discarded").
+        """
+        events: list[SSEEvent] = []
+        for raw in self._splitter.feed(chunk):
+            event = self._line(raw)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _line(self, raw: bytes) -> SSEEvent | None:
+        if not raw:
+            return self._dispatch()
+        # Line ends are ASCII and UTF-8 self-synchronises, so decoding line by line equals
+        # decoding the stream first; any charset parameter is ignored (9.2.6: always UTF-8).
+        line = raw.decode("utf-8", "replace")
+        name, _, value = line.partition(":")
+        if name == "retry":
+            value = value.removeprefix(" ")
+            if value.isascii() and value.isdigit():
+                digits = value.lstrip("0") or "0"
+                self.retry_ms = int(digits) if len(digits) <= _MAX_RETRY_DIGITS else 10**9
+            return None  # never handed to httpx-sse, whose int() is too liberal
+        if name == "id":
+            value = value.removeprefix(" ")
+            if "\0" not in value:
+                self._id_buffer = value
+        elif name == "data":
+            self._data_seen = True
+            self._data_bytes += len(raw)
+            if self._data_bytes > self._max_event_bytes:
+                raise EventTooLarge(
+                    f"The server sent an event larger than {self._max_event_bytes} bytes; "
+                    "the connection was dropped."
+                )
+        self._decoder.decode(line)
+        return None
+
+    def _dispatch(self) -> SSEEvent | None:
+        # Dispatch step 1 runs even when nothing fires: an id-only block moves the last id.
+        self.last_event_id = self._id_buffer
+        sse = self._decoder.decode("")
+        data_seen = self._data_seen
+        self._data_seen = False
+        self._data_bytes = 0
+        if sse is None or not data_seen:
+            return None  # step 2: empty data buffer, no event (httpx-sse#35 phantoms)
+        return SSEEvent(data=sse.data, event_type=sse.event, last_event_id=self.last_event_id)

@@ -1,0 +1,264 @@
+"""HTTP glue: requests, status codes, and the one place where httpx errors become ours.
+
+Every httpx exception (and httpx-sse's, which subclass httpx's) is translated here, in
+:func:`translate_errors`, into the :mod:`guildwatch.errors` class that says what the engine does
+next, chained with ``from`` so ``--debug`` still shows the cause. Status codes follow
+protocol.md's table in :func:`check_status`.
+
+We open the stream with ``client.stream`` rather than ``httpx_sse.aconnect_sse``: that helper
+forces ``Cache-Control: no-store`` (the protocol asks for ``no-cache``) and mutates the headers
+dict it is given; and we read bytes, not ``EventSource.aiter_sse``, whose decoding is wrong in
+the ways listed in ``_sse.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
+from datetime import datetime
+from urllib.parse import quote
+
+import httpx
+
+from guildwatch.engine._backoff import MAX_FLOOR
+from guildwatch.engine._settings import EngineSettings
+from guildwatch.engine._sse import EventParser, SSEEvent
+from guildwatch.errors import (
+    ConfigError,
+    ConnectionFailed,
+    ErrorKind,
+    ServerRejected,
+    WatchdogTimeout,
+    WrongContentType,
+)
+
+log = logging.getLogger("guildwatch.engine")
+
+EVENT_STREAM = "text/event-stream"
+
+
+def guild_url(api_url: str, guild_id: str, suffix: str) -> str:
+    """``{api}/api/v1/guilds/{guild}/{suffix}``, the guild id percent-encoded."""
+    return f"{api_url.rstrip('/')}/api/v1/guilds/{quote(guild_id, safe='')}/{suffix}"
+
+
+def redact(url: str | httpx.URL) -> str:
+    """The URL without user info or query, fit for messages and logs."""
+    try:
+        return str(httpx.URL(url).copy_with(username=None, password=None, query=None))
+    except httpx.InvalidURL:
+        return "(invalid URL)"
+
+
+def request_headers(token: str, *, accept: str, last_event_id: str = "") -> dict[str, str]:
+    """A fresh headers dict for one request (never reused: callers may mutate it).
+
+    ``Last-Event-ID`` is sent only when there is an id and it can travel in a header: an id
+    with control characters would make h11 refuse every request, so it is dropped and the
+    connection starts fresh instead (the server then sends the current status).
+    """
+    headers = {"Authorization": f"Bearer {token}", "Accept": accept}
+    if accept == EVENT_STREAM:
+        headers["Cache-Control"] = "no-cache"
+        # Compressed SSE buffers events, and a decompressed chunk has no size bound.
+        headers["Accept-Encoding"] = "identity"
+    if last_event_id and last_event_id.isprintable() and last_event_id.isascii():
+        headers["Last-Event-ID"] = last_event_id
+    return headers
+
+
+def timeouts(settings: EngineSettings) -> httpx.Timeout:
+    """Connect timeout, and a read timeout that is the heartbeat watchdog.
+
+    httpx's read timeout restarts on every received chunk, so it measures silence: a slow but
+    flowing stream never trips it, and heartbeat comments reset it (pitfalls: never ``None``,
+    a half-open connection would then hang forever).
+    """
+    return httpx.Timeout(
+        connect=settings.connect_timeout,
+        read=settings.heartbeat_timeout,
+        write=settings.connect_timeout,
+        pool=settings.connect_timeout,
+    )
+
+
+@contextmanager
+def translate_errors(url: str, settings: EngineSettings) -> Iterator[None]:
+    """Turn httpx errors raised inside the block into guildwatch errors for ``url``."""
+    where = redact(url)
+    try:
+        yield
+    except httpx.ConnectTimeout as exc:
+        raise ConnectionFailed(
+            f"Could not connect to {where} within {settings.connect_timeout:g} s.", kind="timeout"
+        ) from exc
+    except httpx.ReadTimeout as exc:
+        raise WatchdogTimeout(
+            f"No data from {where} for {settings.heartbeat_timeout:g} s; "
+            "the connection was presumed dead."
+        ) from exc
+    except httpx.TimeoutException as exc:
+        raise ConnectionFailed(f"Timed out talking to {where}.", kind="timeout") from exc
+    except httpx.TooManyRedirects as exc:
+        raise ConnectionFailed(
+            f"Too many redirects (over {settings.max_redirects}) from {where}.", kind="redirect"
+        ) from exc
+    except httpx.UnsupportedProtocol as exc:
+        raise ConnectionFailed(
+            f"{where} or a redirect from it uses an unsupported URL scheme.", kind="redirect"
+        ) from exc
+    except httpx.HTTPError as exc:
+        reason = type(exc).__name__
+        raise ConnectionFailed(f"Connection to {where} failed ({reason}).") from exc
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"The server URL {where} is not valid.") from exc
+
+
+def check_status(response: httpx.Response, *, now: datetime) -> None:
+    """Raise the protocol.md meaning of a non-200 answer; return quietly on 200."""
+    code = response.status_code
+    if code == 200:
+        return
+    where = redact(response.url)
+    if code == 204:
+        raise ServerRejected(
+            f"{where} answered 204: the server asks clients not to reconnect.",
+            status_code=code,
+            kind="server_stop",
+        )
+    if code == 401:
+        raise ServerRejected(
+            f"{where} refused the token (401); check the token.", status_code=code, kind="auth"
+        )
+    if code == 403:
+        raise ServerRejected(
+            f"{where} answered 403: this token may not watch this guild.",
+            status_code=code,
+            kind="forbidden",
+        )
+    if code == 404:
+        raise ServerRejected(
+            f"{where} answered 404: unknown guild or not a guildwatch server.",
+            status_code=code,
+            kind="not_found",
+        )
+    retry_after = None
+    if code in (429, 503):
+        retry_after = parse_retry_after(response.headers.get("retry-after"), now=now)
+    kind: ErrorKind = "redirect" if 300 <= code < 400 else "http"
+    raise ServerRejected(
+        f"{where} answered HTTP {code}.", status_code=code, kind=kind, retry_after=retry_after
+    )
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Seconds from a ``Retry-After`` header (delay-seconds or HTTP-date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return min(float(value), MAX_FLOOR) if len(value) <= 12 else MAX_FLOOR
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return min(max((when - now).total_seconds(), 0.0), MAX_FLOOR)
+
+
+def media_type(response: httpx.Response) -> str:
+    """The response's media type, lower case, without parameters."""
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.partition(";")[0].strip().lower()
+
+
+class StreamConnection:
+    """One attempt at the SSE stream: connect, check, then yield events until it ends.
+
+    Args:
+        client: The client to use (its pool is shared across attempts).
+        url: The stream URL.
+        token: The bearer token (only ever sent in ``Authorization``, which httpx strips on a
+            cross-origin redirect).
+        settings: Timeouts, caps and redirect bound.
+        clock: The store's clock, for ``Retry-After`` dates.
+        last_event_id: Resume from this id ("" for a fresh start).
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        *,
+        token: str,
+        settings: EngineSettings,
+        clock: Callable[[], datetime],
+        last_event_id: str = "",
+    ) -> None:
+        self._client = client
+        self._url = url
+        self._token = token
+        self._settings = settings
+        self._clock = clock
+        self._resume_from = last_event_id
+        self._parser = EventParser(settings.max_event_bytes, last_event_id=last_event_id)
+
+    @property
+    def last_event_id(self) -> str:
+        """The last event id seen so far (what to resume from next time)."""
+        return self._parser.last_event_id
+
+    @property
+    def retry_ms(self) -> int | None:
+        """The server's latest valid ``retry:``, if it sent one on this connection."""
+        return self._parser.retry_ms
+
+    async def events(self, on_open: Callable[[], None]) -> AsyncIterator[SSEEvent]:
+        """Connect and yield events; returns on a clean end of the body.
+
+        ``on_open`` is called once the answer is a 200 event stream. An incomplete event at
+        the end is discarded (the parser never returns it).
+
+        Raises:
+            GuildwatchError: Every failure, already translated.
+        """
+        settings = self._settings
+        headers = request_headers(self._token, accept=EVENT_STREAM, last_event_id=self._resume_from)
+        # A total deadline for the answer's headers: the read timeout alone would let a
+        # server drip its headers a byte at a time forever.
+        headers_deadline = settings.connect_timeout + settings.heartbeat_timeout
+        async with AsyncExitStack() as stack:
+            with translate_errors(self._url, settings):
+                try:
+                    async with asyncio.timeout(headers_deadline):
+                        response = await stack.enter_async_context(
+                            self._client.stream(
+                                "GET",
+                                self._url,
+                                headers=headers,
+                                timeout=timeouts(settings),
+                                follow_redirects=True,
+                            )
+                        )
+                except TimeoutError as exc:
+                    raise WatchdogTimeout(
+                        f"{redact(self._url)} sent no complete answer within "
+                        f"{headers_deadline:g} s."
+                    ) from exc
+            log.info("%s: HTTP %d", redact(response.url), response.status_code)
+            check_status(response, now=self._clock())
+            if media_type(response) != EVENT_STREAM:
+                raise WrongContentType(
+                    f"{redact(response.url)} answered 200 but not with an event stream "
+                    f"(Content-Type {media_type(response) or 'missing'!r}); "
+                    "a proxy or login page may be in the way."
+                )
+            on_open()
+            with translate_errors(self._url, settings):
+                async for chunk in response.aiter_bytes():
+                    for event in self._parser.feed(chunk):
+                        yield event

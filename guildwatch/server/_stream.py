@@ -1,0 +1,181 @@
+"""``GET /api/v1/guilds/{guild}/status/stream``: the status as Server-Sent Events.
+
+A raw ASGI endpoint rather than a request->response function, so that the per-token stream count
+and the subscription are released in one ``finally`` whatever ends the response (end of stream,
+client gone, send timeout, shutdown), including a response that never got to start its body.
+
+Framing (protocol.md, WHATWG HTML 9.2): ``Content-Type: text/event-stream`` exactly (no charset
+parameter, lower case, no BOM), ``\\n`` line ends, default-type events (no ``event:``) with a
+decimal ``id:`` and one ``data:`` line of compact JSON, ``retry:`` with the first event, and a
+``: heartbeat`` comment every ``heartbeat_interval`` seconds (sse-starlette's ``ping``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import SendTimeoutError
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Message, Receive, Scope, Send
+
+from guildwatch.server._faults import MALFORMED_DATA
+from guildwatch.server._http import AppState, check_client, error_response, fault_response
+from guildwatch.server._model import Event, Subscriber
+
+logger = logging.getLogger(__name__)
+
+SEP = "\n"
+
+STREAM_HEADERS = {
+    # Set explicitly: starlette would append "; charset=utf-8" to a text/ media type.
+    "Content-Type": "text/event-stream",
+    # no-transform: keeps other proxies from buffering or compressing (pitfalls.md).
+    "Cache-Control": "no-cache, no-transform",
+}
+
+
+def heartbeat_comment() -> ServerSentEvent:
+    """The ``: heartbeat`` comment protocol.md names (sse-starlette's default is a timestamp)."""
+    return ServerSentEvent(comment="heartbeat", sep=SEP)
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class StreamEndpoint:
+    """The stream route as an ASGI app over the shared :class:`AppState`."""
+
+    def __init__(self, state: AppState) -> None:
+        self._state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = self._state
+        request = Request(scope, receive)
+        guild_id: str = request.path_params["guild"]
+        checked = check_client(state, request, guild_id)
+        if isinstance(checked, Response):
+            await checked(scope, receive, send)
+            return
+        refused = fault_response(state, guild_id)
+        fault = state.faults.get(guild_id) if state.faults is not None else None
+        if refused is None and fault is not None and fault.content_type is not None:
+            refused = HTMLResponse(
+                "<html><body>Please log in to continue.</body></html>",
+                headers={"Content-Type": fault.content_type},
+            )
+        if refused is None and fault is not None and fault.stall:
+            # No bytes at all, not even headers, until healed; then start over.
+            if await self._wait_out_stall(guild_id, receive):
+                await self(scope, receive, send)
+            return
+        if refused is None and state.stopping.is_set():
+            refused = error_response(503, "stopping", "server is shutting down")
+        if (
+            refused is None
+            and state.open_streams[checked.key] >= state.config.max_streams_per_token
+        ):
+            retry_after = str(state.config.stream_limit_retry_after)
+            refused = error_response(
+                429,
+                "too_many_streams",
+                f"at most {state.config.max_streams_per_token} open streams per token",
+                {"Retry-After": retry_after},
+            )
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
+        await self._stream(scope, receive, send, checked.key, guild_id, request)
+
+    async def _stream(
+        self, scope: Scope, receive: Receive, send: Send, key: int, guild_id: str, request: Request
+    ) -> None:
+        state = self._state
+        state.open_streams[key] += 1
+        subscriber = state.model.subscribe(guild_id)
+        try:
+            first = state.model.replay(guild_id, request.headers.get("last-event-id"))
+            response = EventSourceResponse(
+                self._events(subscriber, first),
+                headers=STREAM_HEADERS,
+                ping=state.config.heartbeat_interval,
+                ping_message_factory=heartbeat_comment,
+                sep=SEP,
+                send_timeout=state.config.send_timeout,
+            )
+            await response(scope, receive, self._gate(guild_id, send))
+        except (SendTimeoutError, OSError):
+            # A stuck or vanished client: dropping it is the plan, not an error.
+            logger.info("stream for guild %s dropped: client not reading", guild_id)
+        finally:
+            state.model.unsubscribe(subscriber)
+            state.open_streams[key] -= 1
+            if state.open_streams[key] <= 0:
+                del state.open_streams[key]
+
+    def _drop_limit_reached(self, subscriber: Subscriber) -> bool:
+        faults = self._state.faults
+        if faults is None:
+            return False
+        limit = faults.get(subscriber.guild_id).drop_after
+        return limit is not None and subscriber.sent >= limit
+
+    def _data(self, event: Event) -> str:
+        faults = self._state.faults
+        malformed = faults.get(event.guild_id).malformed if faults is not None else None
+        return MALFORMED_DATA[malformed] if malformed is not None else event.data
+
+    async def _events(
+        self, subscriber: Subscriber, first: list[Event]
+    ) -> AsyncIterator[ServerSentEvent]:
+        retry: int | None = self._state.config.retry_ms
+        batch = first
+        while True:
+            for event in batch:
+                if self._drop_limit_reached(subscriber):
+                    return
+                yield ServerSentEvent(
+                    data=self._data(event), id=str(event.id), retry=retry, sep=SEP
+                )
+                retry = None
+                subscriber.sent += 1
+            if self._drop_limit_reached(subscriber):
+                return
+            batch = await subscriber.next_batch()
+            if not batch:
+                return
+
+    def _gate(self, guild_id: str, send: Send) -> Send:
+        """Swallow body bytes (events and heartbeats) while the guild is stalled."""
+        faults = self._state.faults
+        if faults is None:
+            return send
+
+        async def gated(message: Message) -> None:
+            stalled = faults.get(guild_id).stall
+            if stalled and message["type"] == "http.response.body" and message.get("more_body"):
+                return
+            await send(message)
+
+        return gated
+
+    async def _wait_out_stall(self, guild_id: str, receive: Receive) -> bool:
+        """Wait while the guild is stalled; False if the client left or the server stops."""
+        faults = self._state.faults
+        assert faults is not None
+        disconnected = asyncio.ensure_future(_until_disconnect(receive))
+        try:
+            while faults.get(guild_id).stall and not self._state.stopping.is_set():
+                changed = asyncio.ensure_future(faults.changed())
+                await asyncio.wait({disconnected, changed}, return_when=asyncio.FIRST_COMPLETED)
+                changed.cancel()
+                if disconnected.done():
+                    return False
+            return not self._state.stopping.is_set()
+        finally:
+            disconnected.cancel()

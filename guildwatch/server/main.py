@@ -1,0 +1,72 @@
+"""``guildwatch-server``: run the reference server until SIGINT or SIGTERM.
+
+Prints its URL and the guild ids it serves (the first 20), never a token. On SIGINT/SIGTERM it
+ends every open stream cleanly, flushes SQLite and exits 0, without a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from guildwatch.server._config import ConfigError, ServerConfig, config_from_args
+from guildwatch.server._server import ReferenceServer
+
+SHOWN_GUILDS = 20
+
+
+def describe_guilds(guild_ids: Sequence[str], names: Sequence[str | None]) -> str:
+    """``serving 3 guilds: a (Name), b, c``, truncated after :data:`SHOWN_GUILDS`."""
+    if not guild_ids:
+        return "serving no guilds yet (a bot heartbeat creates one)"
+    shown = [
+        f"{guild_id} ({name})" if name else guild_id
+        for guild_id, name in zip(guild_ids[:SHOWN_GUILDS], names, strict=False)
+    ]
+    more = len(guild_ids) - len(shown)
+    tail = f", … and {more} more" if more > 0 else ""
+    return f"serving {len(guild_ids)} guilds: {', '.join(shown)}{tail}"
+
+
+async def _serve(config: ServerConfig) -> int:
+    server = ReferenceServer(config)
+    url = await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        model = server.model
+        ids = model.guild_ids
+        print(f"guildwatch-server listening on {url}", flush=True)
+        print(describe_guilds(ids, [model.name(g) for g in ids[:SHOWN_GUILDS]]), flush=True)
+        mode = "simulated bot" if config.simulate else "waiting for bot heartbeats"
+        print(f"{mode}; offline after {config.offline_after:g} s; Ctrl+C stops", flush=True)
+        await stop.wait()
+    finally:
+        await server.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    print("guildwatch-server stopped", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``guildwatch-server``; returns the exit code (2: bad configuration)."""
+    logging.basicConfig(
+        level=logging.WARNING, format="guildwatch-server: %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config = config_from_args(sys.argv[1:] if argv is None else argv, os.environ)
+        return asyncio.run(_serve(config))
+    except ConfigError as exc:
+        print(f"guildwatch-server: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

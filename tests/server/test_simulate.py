@@ -1,0 +1,85 @@
+"""The simulated bot: its schedule alone, then live over a real stream."""
+
+from __future__ import annotations
+
+from guildwatch.server._simulate import planned_version, sim_guild_id, sim_guild_name
+from tests.conftest import ServerFactory
+from tests.harness import open_stream
+
+
+def test_default_schedule_shows_every_state_within_a_minute() -> None:
+    guilds, period, offline_after = 5, 20.0, 10.0
+    steps = [n / 2 for n in range(121)]  # 0 .. 60 s
+    plans = {
+        index: [planned_version(index, guilds, t, period, offline_after) for t in steps]
+        for index in range(guilds)
+    }
+    assert all(version is not None for version in plans[0])
+    silent_stretches = []
+    for index in range(1, guilds):
+        run = 0
+        for version in plans[index]:
+            run = run + 1 if version is None else 0
+            silent_stretches.append(run / 2)
+    # Some guild is silent for longer than the threshold: it shows as offline.
+    assert max(silent_stretches) > offline_after
+    changed = [
+        (plans[index][n - 1], plans[index][n])
+        for index in range(1, guilds)
+        for n in range(1, len(steps))
+        if None not in (plans[index][n - 1], plans[index][n])
+        and plans[index][n - 1] != plans[index][n]
+    ]
+    comebacks: list[tuple[str, str]] = []
+    for index in range(1, guilds):
+        last_heard: str | None = None
+        silent = False
+        for version in plans[index]:
+            if version is None:
+                silent = True
+                continue
+            if silent and last_heard is not None:
+                comebacks.append((last_heard, version))
+            silent, last_heard = False, version
+    assert comebacks, "some guild comes back within the minute"
+    assert all(before != after for before, after in comebacks), "with a new version"
+    assert not changed, "versions change only across a silence (a bot restart)"
+
+
+def test_simulated_guilds_have_snowflake_ids_and_names() -> None:
+    assert sim_guild_id(0) == "900000000000000000"
+    assert sim_guild_id(999).isdigit()
+    assert sim_guild_name(0) == "Aurora 1"
+    assert len({sim_guild_name(n) for n in range(1000)}) == 1000
+
+
+async def test_live_simulation_goes_offline_and_comes_back_with_a_new_version(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory(
+        simulate=True, sim_guilds=3, sim_period=0.4, offline_after=0.3, guilds=()
+    )
+    guild = sim_guild_id(1)
+    assert server.guild_ids == [sim_guild_id(n) for n in range(3)]
+    seen: list[dict[str, object]] = []
+    async with open_stream(server, guild) as stream:
+        while not _came_back(seen):
+            seen.append((await stream.next_event(timeout=10)).json())
+    assert seen[0]["version"] is not None
+
+
+def _came_back(seen: list[dict[str, object]]) -> bool:
+    """Online, then offline, then online again with a different version."""
+    offline_at = next((n for n, s in enumerate(seen) if s["healthy"] is False), None)
+    if offline_at is None or offline_at == 0:
+        return False
+    before = seen[offline_at - 1]["version"]
+    return any(s["healthy"] is True and s["version"] != before for s in seen[offline_at:])
+
+
+async def test_thousand_guilds_stream_and_list(server_factory: ServerFactory) -> None:
+    server = server_factory(simulate=True, sim_guilds=1000, guilds=())
+    assert len(server.guild_ids) == 1000
+    async with open_stream(server, sim_guild_id(999)) as stream:
+        first = await stream.next_event()
+    assert first.json()["healthy"] is True
