@@ -13,20 +13,24 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from guildwatch.cli._config import ConfigFile, GuildSpec, default_config_path, load_config
 from guildwatch.cli._secrets import ConfigToken, resolve_token
-from guildwatch.engine import EngineSettings
-from guildwatch.engine._settings import DEFAULT_HEARTBEAT_TIMEOUT
 from guildwatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from guildwatch.engine import EngineSettings
 
 _T = TypeVar("_T")
 
 Mode = Literal["tui", "watch", "once"]
 """``tui``: the Textual screen; ``watch``/``once``: headless lines."""
 
+DEFAULT_HEARTBEAT_TIMEOUT = 75.0
+"""The engine's default (``engine._settings``; a test keeps them equal). Repeated here because
+importing the engine loads httpx, and a mistyped flag should not wait for that."""
 DEFAULT_POLL_INTERVAL = 60.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_ONCE_TIMEOUT = 10.0
@@ -65,6 +69,8 @@ class Options:
 
     def engine_settings(self) -> EngineSettings:
         """The engine's settings for this run."""
+        from guildwatch.engine import EngineSettings
+
         if self.api_url is None or self.token is None:
             raise RuntimeError("api_url and token are set before the engine starts")
         return EngineSettings(

@@ -91,10 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for warning in options.warnings:
             _say(f"warning: {warning}")
         configure_logging(options)
-        # Transitional: the engine and the screen are being built on other branches; this
-        # build checks its input and stops here until they are merged.
-        _say("options are valid, but this build has no connection engine yet")
-        return EXIT_SOFTWARE
+        from guildwatch.cli._run import run  # after the checks: a bad flag costs no imports
+
+        return run(options)
     except ConfigError as exc:
         _say(exc.user_message)
         return EXIT_CONFIG

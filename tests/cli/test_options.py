@@ -10,7 +10,7 @@ import pytest
 from guildwatch.cli._args import parse_args
 from guildwatch.cli._config import GuildSpec
 from guildwatch.cli._options import Options, resolve, validate_api_url, validate_guild_id
-from guildwatch.engine._settings import DEFAULT_HEARTBEAT_TIMEOUT
+from guildwatch.engine import EngineSettings
 from guildwatch.errors import ConfigError
 
 TOKEN = "gw-secret-Zq8xTq41"
@@ -58,7 +58,9 @@ id = "222"
 def test_defaults(tmp_path: Path) -> None:
     options = _resolve(["1"], {"GUILDWATCH_TOKEN": TOKEN, "GUILDWATCH_API": "http://h"})
     assert options.mode == "tui"
-    assert options.heartbeat_timeout == DEFAULT_HEARTBEAT_TIMEOUT == 75.0
+    engine_default = EngineSettings(api_url="http://h", token=TOKEN).heartbeat_timeout
+    assert options.heartbeat_timeout == engine_default == 75.0
+    assert options.engine_settings() == EngineSettings(api_url="http://h", token=TOKEN)
     assert (options.poll_interval, options.max_retries, options.once_timeout) == (60.0, 3, 10.0)
     assert (options.stream, options.animation, options.inline, options.bell) == (
         True,
