@@ -50,8 +50,11 @@ def _watch(options: Options) -> int:
     )
     if options.mode == "tui":
         _keyboard_on_stdin()
-        # Transitional: the screen is on the ui branch; it replaces this line once merged.
-        raise ConfigError("the screen is not in this build yet; use --watch or --once")
+        from guildwatch.ui import run_tui
+
+        return run_tui(
+            store, engine, animation=options.animation, inline=options.inline, bell=options.bell
+        )
     return asyncio.run(_headless_run(options, store, engine, sys.stdout))
 
 
