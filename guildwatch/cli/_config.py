@@ -173,7 +173,7 @@ def _type_name(value: object) -> str:
 def _check(table: dict[str, object], context: _Context, mode: int) -> ConfigFile:
     values: dict[str, object] = {}
     for key, value in table.items():
-        line = _line_of(context.text, key)
+        line = _line_of(context.text, key) or _header_line(context.text, key, 0)
         if key == "guilds":
             values["guilds"] = _check_guilds(value, context)
             continue

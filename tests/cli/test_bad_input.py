@@ -6,6 +6,8 @@ Each test runs the installed ``guildwatch`` command in a subprocess.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,9 @@ def test_version(run: Run) -> None:
     result = run("--version")
     assert result.returncode == 0
     assert result.stdout.strip() == f"guildwatch {__version__}"
+    command = [sys.executable, "-m", "guildwatch", "--version"]
+    as_module = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert as_module.stdout == result.stdout
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ def _write(path: Path, text: str, mode: int = 0o600) -> Path:
         ('[[guilds]]\nid = "1"\n\n[[guilds]]\nid = 2\n', ["line 5", "guilds entry 2", "'id'"]),
         ('[[guilds]]\nid = "1"\nnick = "x"\n', ["line 3", "unknown key 'nick'", "guilds entry 1"]),
         ("[[guilds]]\nname = 'x'\n", ["line 1", "'id' must be a string, not missing"]),
-        ("[server]\nurl = 'x'\n", ["unknown key 'server'"]),
+        ("stream = true\n[server]\nurl = 'x'\n", ["line 2", "unknown key 'server'"]),
     ],
 )
 def test_bad_config_one_line_with_file_line_and_key(

@@ -283,10 +283,13 @@ def test_the_token_appears_in_no_output_channel(
             env=_env(real_server, GUILDWATCH_TOKEN=wrong)),
         run("--once", *FAST, "--no-stream", "--log-file", str(log_file), guild,
             env={"GUILDWATCH_API": real_server.url, "GUILDWATCH_TOKEN_FILE": str(token_file)}),
+        run("--once", "--debug", *FAST, guild, env=_env(real_server, GUILDWATCH_TOKEN=wrong)),
     ]  # fmt: skip
-    assert [result.returncode for result in runs] == [0, 3, 1]
-    channels = [result.stdout + result.stderr for result in runs] + [log_file.read_text()]
-    assert "GET" in channels[-1] or "connecting" in channels[-1]
+    assert [result.returncode for result in runs] == [0, 3, 1, 3]
+    log = log_file.read_text()
+    assert "HTTP Request: GET" in log  # httpx's request lines, next to the engine's
+    assert "guildwatch.engine" in runs[-1].stderr  # --debug without a log file: stderr
+    channels = [result.stdout + result.stderr for result in runs] + [log]
     for text in channels:
         assert real_server.token not in text
         assert wrong not in text
