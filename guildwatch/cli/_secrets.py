@@ -12,7 +12,7 @@ import logging
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -128,6 +128,22 @@ def resolve_token(
         ConfigError: no source gives a token (the message names the three ways), or the chosen
             source is unreadable or empty.
     """
+    token = _pick_token(token_file_flag, env, config, stdin=stdin)
+    if config.token is not None and config.config_path is not None:
+        # A config holding a token leaks it whether or not this run uses it.
+        warning = permission_warning(config.config_path, config.config_mode, "config file")
+        if warning:
+            return replace(token, warnings=(*token.warnings, f"{warning} (it holds the token)"))
+    return token
+
+
+def _pick_token(
+    token_file_flag: str | None,
+    env: Mapping[str, str],
+    config: ConfigToken,
+    *,
+    stdin: BinaryIO | None,
+) -> Token:
     if token_file_flag is not None:
         return read_token_file(token_file_flag, stdin=stdin)
     if "GUILDWATCH_TOKEN" in env:
@@ -141,12 +157,7 @@ def resolve_token(
         return read_token_file(str(config.token_file), stdin=stdin)
     if config.token is not None and config.config_path is not None:
         origin = f"config file {config.config_path}"
-        warning = permission_warning(config.config_path, config.config_mode, "config file")
-        return Token(
-            validate_token(config.token, origin),
-            origin,
-            (f"{warning} (it holds the token)",) if warning else (),
-        )
+        return Token(validate_token(config.token, origin), origin)
     where = config.config_path or "the config file"
     raise ConfigError(
         "no token given: set GUILDWATCH_TOKEN, or name a file holding it with --token-file PATH "

@@ -50,6 +50,11 @@ def test_config_holding_a_token_readable_by_others_gets_a_warning(tmp_path: Path
     (warning,) = resolve_token(None, {}, config, stdin=None).warnings
     assert "config file" in warning
     assert "holds the token" in warning
+    # Even when this run takes the token from elsewhere: the file leaks it all the same.
+    used = resolve_token(None, {"GUILDWATCH_TOKEN": "other"}, config, stdin=None)
+    assert (used.value, used.warnings) == ("other", (warning,))
+    private = ConfigToken(token=TOKEN, config_path=tmp_path / "c.toml", config_mode=0o100600)
+    assert resolve_token(None, {}, private, stdin=None).warnings == ()
 
 
 def test_too_big_token_file_is_refused(tmp_path: Path) -> None:
