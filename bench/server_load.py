@@ -60,14 +60,14 @@ class ServerProcess:
         self.port = 0
         self.url = ""
         self._guild_args = [arg for g in guild_ids for arg in ("--guild", g)]
-        self._extra = list(extra)
+        self.extra = list(extra)
         self._process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
     def start(self, timeout: float = 20.0) -> None:
         """Start (on the previous port after the first start) and wait for its URL."""
         argv = [sys.executable, "-m", "guildwatch.server.main", "--port", str(self.port)]
-        argv += ["--db", self.db, *self._guild_args, *self._extra]
+        argv += ["--db", self.db, *self._guild_args, *self.extra]
         env = {
             **os.environ,
             "GUILDWATCH_SERVER_TOKENS": self.token,
