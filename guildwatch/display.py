@@ -173,15 +173,21 @@ def status_kind(snapshot: GuildSnapshot) -> StatusKind:
     return "reconnecting"
 
 
-def status_word(snapshot: GuildSnapshot, now: datetime) -> str:
-    """The status written out, so the screen reads right without colour."""
+def status_word(snapshot: GuildSnapshot, now: datetime, *, short: bool = False) -> str:
+    """The status written out, so the screen reads right without colour.
+
+    ``short`` gives forms that fit an 18-cell pane ("Retry in 12 s", "Waiting…") for callers
+    that have measured that the long one does not fit.
+    """
     kind = status_kind(snapshot)
     if kind == "reconnecting":
         if snapshot.next_retry_at is not None:
             seconds = math.ceil((snapshot.next_retry_at - now).total_seconds())
             if seconds > 0:
-                return f"Reconnecting in {seconds} s"
-        return "Reconnecting…"
+                return f"Retry in {seconds} s" if short else f"Reconnecting in {seconds} s"
+        return "Retrying…" if short else "Reconnecting…"
+    if short and kind == "waiting":
+        return "Waiting…"
     return {
         "online": "Online",
         "offline": "Offline",

@@ -100,12 +100,18 @@ class GuildWatcher:
     # -- control -------------------------------------------------------------------------
 
     def retry(self) -> None:
-        """Reset the attempt counter and reconnect (or poll) now, ending any wait."""
+        """Reset the attempt counter and reconnect (or poll) now, ending any wait.
+
+        A guild that is connecting or connected has nothing to retry and is left alone, so a
+        retry can never cut a working connection or skip a later backoff.
+        """
+        if self._poller is not None:
+            self._poller.poke()
+        if not self._waiting:
+            return
         self._attempt = 0
         self._polling_forbidden = False
         self._wake.set()
-        if self._poller is not None:
-            self._poller.poke()
 
     async def run(self) -> None:
         """Watch until cancelled."""
@@ -224,12 +230,15 @@ class GuildWatcher:
     async def _wait(self, delay: float | None) -> None:
         """Wait ``delay`` seconds (None: until a manual retry); a retry ends it early."""
         self._wake.clear()
+        self._waiting = True
         try:
             async with asyncio.timeout(delay):
                 await self._wake.wait()
             log.info("%s: manual retry", self.guild_id)
         except TimeoutError:
             pass
+        finally:
+            self._waiting = False
 
     # -- polling -------------------------------------------------------------------------
 

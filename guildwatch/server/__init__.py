@@ -5,20 +5,21 @@ Its own subpackage: the client never imports it (checked by ``tests/test_layers.
 
 Run it in-process from a running event loop with :class:`ReferenceServer`::
 
-    from guildwatch.server import ReferenceServer, ServerConfig
+    from guildwatch.server import ReferenceServer, demo_config
 
-    config = ServerConfig(port=0, tokens={"demo-token": None}, simulate=True)
-    async with ReferenceServer(config) as server:
+    async with ReferenceServer(demo_config("throwaway-token")) as server:
         print(server.url, server.guild_ids)   # http://127.0.0.1:41234 ['900000000000000000', ...]
 
-``start()`` binds (``port=0``: a free port) and returns the URL; ``stop()`` ends every stream
+``demo_config(token)`` is a simulated bot on a free loopback port, in-memory database, short
+offline threshold; any :class:`ServerConfig` works the same way. ``start()`` binds (``port=0``:
+a free port) and returns the URL; ``stop()`` ends every stream
 cleanly and flushes the database, within ``config.shutdown_timeout``. From a thread, run both in
 that thread's own loop (see ``tests/harness.py``). Modules: ``_config`` (flags, tokens),
 ``_auth``, ``_model`` (statuses, event ring, offline timers), ``_db`` (SQLite), ``_http`` /
 ``_app`` / ``_stream`` (routes), ``_faults``, ``_simulate``, ``_server`` (lifecycle), ``main``.
 """
 
-from guildwatch.server._config import ConfigError, ServerConfig
+from guildwatch.server._config import ConfigError, ServerConfig, demo_config
 from guildwatch.server._server import ReferenceServer
 
-__all__ = ["ConfigError", "ReferenceServer", "ServerConfig"]
+__all__ = ["ConfigError", "ReferenceServer", "ServerConfig", "demo_config"]

@@ -75,6 +75,24 @@ class ServerConfig:
     """Expose ``POST /api/v1/_faults/{guild}`` (tests only)."""
 
 
+def demo_config(token: str, *, guilds: int = 5) -> ServerConfig:
+    """What ``guildwatch --demo`` runs in-process: a simulated bot on a free loopback port.
+
+    Args:
+        token: A throwaway client token (the only one the server accepts).
+        guilds: How many guilds to simulate.
+    """
+    return ServerConfig(
+        host="127.0.0.1",
+        port=0,
+        tokens={token: None},
+        db=MEMORY_DB,
+        offline_after=SIMULATE_OFFLINE_AFTER,
+        simulate=True,
+        sim_guilds=guilds,
+    )
+
+
 def default_db_path(environ: Mapping[str, str]) -> Path:
     """``$XDG_DATA_HOME/guildwatch/server.sqlite3`` (``~/.local/share`` when unset)."""
     base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")

@@ -13,6 +13,7 @@ decimal ``id:`` and one ``data:`` line of compact JSON, ``retry:`` with the firs
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 
@@ -36,6 +37,22 @@ STREAM_HEADERS = {
     # no-transform: keeps other proxies from buffering or compressing (pitfalls.md).
     "Cache-Control": "no-cache, no-transform",
 }
+
+
+def encode_event(data: str, event_id: int, retry: int | None = None) -> bytes:
+    """One event's bytes: ``id:``, one ``data:`` line, optional ``retry:``, blank line.
+
+    ``data`` is ``json.dumps`` output (or a fixed malformed stand-in), which never holds a raw
+    line break, so one ``data:`` line carries it whole.
+    """
+    retry_line = f"retry: {retry}\n" if retry is not None else ""
+    return f"id: {event_id}\ndata: {data}\n{retry_line}\n".encode()
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_frame(event: Event) -> bytes:
+    # Encoded once, sent to every stream of the guild (fan-out is the hot path).
+    return encode_event(event.data, event.id)
 
 
 def heartbeat_comment() -> ServerSentEvent:
@@ -62,35 +79,44 @@ class StreamEndpoint:
         if isinstance(checked, Response):
             await checked(scope, receive, send)
             return
-        refused = fault_response(state, guild_id)
-        fault = state.faults.get(guild_id) if state.faults is not None else None
-        if refused is None and fault is not None and fault.content_type is not None:
-            refused = HTMLResponse(
-                "<html><body>Please log in to continue.</body></html>",
-                headers={"Content-Type": fault.content_type},
-            )
-        if refused is None and fault is not None and fault.stall:
+        refused = fault_response(state, guild_id) or self._portal_page(guild_id)
+        if refused is None and state.faults is not None and state.faults.get(guild_id).stall:
             # No bytes at all, not even headers, until healed; then start over.
             if await self._wait_out_stall(guild_id, receive):
                 await self(scope, receive, send)
-            return
-        if refused is None and state.stopping.is_set():
-            refused = error_response(503, "stopping", "server is shutting down")
-        if (
-            refused is None
-            and state.open_streams[checked.key] >= state.config.max_streams_per_token
-        ):
-            retry_after = str(state.config.stream_limit_retry_after)
-            refused = error_response(
-                429,
-                "too_many_streams",
-                f"at most {state.config.max_streams_per_token} open streams per token",
-                {"Retry-After": retry_after},
-            )
+                return
+            if not state.stopping.is_set():
+                return  # the client left
+        refused = refused or self._unavailable(checked.key)
         if refused is not None:
             await refused(scope, receive, send)
             return
         await self._stream(scope, receive, send, checked.key, guild_id, request)
+
+    def _portal_page(self, guild_id: str) -> Response | None:
+        """A ``content_type`` fault: 200 with a login page, as a captive portal answers."""
+        faults = self._state.faults
+        content_type = faults.get(guild_id).content_type if faults is not None else None
+        if content_type is None:
+            return None
+        return HTMLResponse(
+            "<html><body>Please log in to continue.</body></html>",
+            headers={"Content-Type": content_type},
+        )
+
+    def _unavailable(self, key: int) -> Response | None:
+        """503 while stopping, 429 at the per-token stream limit, else None."""
+        config = self._state.config
+        if self._state.stopping.is_set():
+            return error_response(503, "stopping", "server is shutting down")
+        if self._state.open_streams[key] >= config.max_streams_per_token:
+            return error_response(
+                429,
+                "too_many_streams",
+                f"at most {config.max_streams_per_token} open streams per token",
+                {"Retry-After": str(config.stream_limit_retry_after)},
+            )
+        return None
 
     async def _stream(
         self, scope: Scope, receive: Receive, send: Send, key: int, guild_id: str, request: Request
@@ -125,23 +151,23 @@ class StreamEndpoint:
         limit = faults.get(subscriber.guild_id).drop_after
         return limit is not None and subscriber.sent >= limit
 
-    def _data(self, event: Event) -> str:
+    def _frame(self, event: Event, retry: int | None) -> bytes:
         faults = self._state.faults
         malformed = faults.get(event.guild_id).malformed if faults is not None else None
-        return MALFORMED_DATA[malformed] if malformed is not None else event.data
+        if malformed is not None:
+            return encode_event(MALFORMED_DATA[malformed], event.id, retry)
+        if retry is not None:
+            return encode_event(event.data, event.id, retry)
+        return _shared_frame(event)
 
-    async def _events(
-        self, subscriber: Subscriber, first: list[Event]
-    ) -> AsyncIterator[ServerSentEvent]:
+    async def _events(self, subscriber: Subscriber, first: list[Event]) -> AsyncIterator[bytes]:
         retry: int | None = self._state.config.retry_ms
         batch = first
         while True:
             for event in batch:
                 if self._drop_limit_reached(subscriber):
                     return
-                yield ServerSentEvent(
-                    data=self._data(event), id=str(event.id), retry=retry, sep=SEP
-                )
+                yield self._frame(event, retry)
                 retry = None
                 subscriber.sent += 1
             if self._drop_limit_reached(subscriber):

@@ -33,13 +33,14 @@ def describe_guilds(guild_ids: Sequence[str], names: Sequence[str | None]) -> st
 
 
 async def _serve(config: ServerConfig) -> int:
-    server = ReferenceServer(config)
-    url = await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # Before anything starts, so that an early Ctrl+C is a clean stop too.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    server = ReferenceServer(config)
     try:
+        url = await server.start()
         model = server.model
         ids = model.guild_ids
         print(f"guildwatch-server listening on {url}", flush=True)

@@ -1,1 +1,42 @@
 """The Textual screen: a thin view that renders the status store."""
+
+from __future__ import annotations
+
+import os
+
+from guildwatch.store import StatusStore
+from guildwatch.ui._engine import EngineLike
+from guildwatch.ui.app import GuildwatchApp
+
+__all__ = ["EngineLike", "GuildwatchApp", "run_tui"]
+
+
+def run_tui(
+    store: StatusStore,
+    engine: EngineLike,
+    *,
+    animation: bool = True,
+    inline: bool = False,
+    bell: bool = False,
+) -> int:
+    """Run the screen until the operator quits; the CLI's one entry point into Textual.
+
+    Args:
+        store: The store the engine writes into (guilds already added).
+        engine: Started by the app in a worker and stopped on quit.
+        animation: False (``--no-animation``) turns the pulse off.
+        inline: Draw below the prompt instead of taking the whole terminal (best effort:
+            Textual falls back to full screen on Windows).
+        bell: Ring the bell on bad news.
+
+    Returns:
+        The process exit code: 0 after a normal quit (also Ctrl+C, SIGTERM, SIGHUP).
+    """
+    # shutil.get_terminal_size() (Textual's size source) prefers COLUMNS/LINES over the tty,
+    # so an inherited pair (GNU readline exports them, e.g. from a parent Python) would pin the
+    # size and ignore every resize of a tmux pane. The tty is the truth for a full-screen app.
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+    app = GuildwatchApp(store, engine, animation=animation, bell=bell)
+    app.run(inline=inline)
+    return app.return_code or 0

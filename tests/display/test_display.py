@@ -133,6 +133,22 @@ def test_status_words_for_every_state() -> None:
     assert hint(_snapshot(connection="connected", status=down)) == "Check Discord"
 
 
+def test_short_status_words_fit_a_twenty_cell_pane_with_the_dot() -> None:
+    up = BotStatus(True, NOW, "1")
+    retrying = _snapshot(
+        connection="disconnected", status=up, next_retry_at=NOW + timedelta(seconds=99)
+    )
+    waiting = _snapshot(connection="connected")
+    lost = _snapshot(connection="error", status=up)
+    assert status_word(retrying, NOW, short=True) == "Retry in 99 s"
+    assert status_word(_snapshot(connection="disconnected", status=up), NOW, short=True) == (
+        "Retrying…"
+    )
+    assert status_word(waiting, NOW, short=True) == "Waiting…"
+    for snapshot in (retrying, waiting, lost, _snapshot()):
+        assert cell_len(status_word(snapshot, NOW, short=True)) <= 18
+
+
 def test_a_stream_that_is_down_never_shows_online_from_memory() -> None:
     up = BotStatus(True, NOW, "1")
     stale = _snapshot(connection="disconnected", status=up, source="stream")

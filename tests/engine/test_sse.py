@@ -292,7 +292,7 @@ def sse_streams(draw: st.DrawFn) -> bytes:
 
 
 @given(stream=sse_streams(), cuts=st.lists(st.integers(0, 10_000), max_size=20))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 def test_any_split_into_reads_yields_the_same_events(stream: bytes, cuts: list[int]) -> None:
     whole_events, whole = parse(stream)
     points = sorted({cut % (len(stream) + 1) for cut in cuts})
@@ -303,14 +303,14 @@ def test_any_split_into_reads_yields_the_same_events(stream: bytes, cuts: list[i
 
 
 @given(stream=sse_streams())
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 def test_one_byte_reads_yield_the_same_events(stream: bytes) -> None:
     one_by_one = parse(*(stream[i : i + 1] for i in range(len(stream))))[0]
     assert one_by_one == parse(stream)[0]
 
 
 @given(stream=sse_streams())
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 def test_events_match_a_reference_reading_of_the_spec(stream: bytes) -> None:
     assert parse(stream)[0] == reference_parse(stream)
 

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.harness import GUILDS, RunningServer, open_stream
+from tests.harness import GUILDS, RunningServer
+from tests.server.sse import SseReader, open_stream
 
 GUILD = GUILDS[0][0]
 
@@ -24,12 +25,18 @@ async def test_drop_after_ends_the_stream_after_n_events(real_server: RunningSer
     assert second.json()["version"] == "9.9.9"
 
 
+async def _read_until_eof(stream: SseReader, most: int = 50) -> None:
+    for _ in range(most):
+        await stream.next_item()
+
+
 async def test_drop_after_zero_drops_open_streams_and_new_ones(real_server: RunningServer) -> None:
     async with open_stream(real_server, GUILD) as stream:
         await stream.next_event()
         await asyncio.to_thread(real_server.set_fault, GUILD, drop_after=0)
+        # A heartbeat comment already on its way may arrive before the drop: read on to EOF.
         with pytest.raises(EOFError):
-            await stream.next_item()
+            await _read_until_eof(stream)
     async with open_stream(real_server, GUILD) as stream:
         with pytest.raises(EOFError):
             await stream.next_item()
@@ -165,3 +172,18 @@ def test_fault_endpoint_is_404_without_the_flag(server_factory: ServerFactory) -
     answer = httpx.post(url, json={"stall": True}, headers=server.bot_auth, timeout=10)
     assert answer.status_code == 404
     assert answer.json()["error"] == "not_found"
+
+
+async def test_stalled_request_gets_503_when_the_server_stops(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory()
+    server.set_fault(GUILD, stall=True)
+    async with httpx.AsyncClient(timeout=10) as client:
+        request = asyncio.create_task(client.get(server.stream_url(GUILD), headers=server.auth))
+        done, _ = await asyncio.wait({request}, timeout=0.5)
+        assert not done  # stalled: no answer yet
+        await asyncio.to_thread(server.stop)
+        answer = await asyncio.wait_for(request, 10)
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "stopping"

@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from guildwatch.server import ReferenceServer, demo_config
 from tests.conftest import ServerFactory
-from tests.harness import GUILDS, ProcessRunner, RunningServer, open_stream, tmp_db, wait_until
+from tests.harness import GUILDS, ProcessRunner, RunningServer, tmp_db, wait_until
+from tests.server.sse import open_stream
 
 GUILD = GUILDS[0][0]
 
@@ -139,3 +141,47 @@ def test_long_guild_list_is_truncated_in_the_output(server_factory: ServerFactor
     output = _process(server).output()
     assert "serving 1003 guilds" in output
     assert "and 983 more" in output
+
+
+async def test_in_process_server_from_a_running_loop() -> None:
+    async with ReferenceServer(demo_config("demo-token", guilds=3)) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        assert len(server.guild_ids) == 3
+        headers = {"Authorization": "Bearer demo-token"}
+        stream_url = f"{server.url}/api/v1/guilds/{server.guild_ids[0]}/status/stream"
+        async with (
+            httpx.AsyncClient(timeout=10) as client,
+            client.stream("GET", stream_url, headers=headers) as response,
+        ):
+            assert response.status_code == 200
+            async for line in response.aiter_lines():
+                if line.startswith("data:"):
+                    assert '"healthy":true' in line
+                    break
+        url = server.url
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url, timeout=5)
+
+
+async def test_sigkill_then_start_again(server_factory: ServerFactory, tmp_path: Path) -> None:
+    server = server_factory(subprocess=True, db=tmp_db(tmp_path))
+    async with open_stream(server, GUILD) as stream:
+        first = await stream.next_event()
+        await asyncio.to_thread(server.kill)
+        await stream.read_to_end()
+    await asyncio.to_thread(server.start)
+    async with open_stream(server, GUILD, last_event_id=first.id) as stream:
+        after = await stream.next_event()
+    assert int(after.id or 0) > int(first.id or 0)
+
+
+async def test_stream_limit_counts_each_token_separately(server_factory: ServerFactory) -> None:
+    server = server_factory(max_streams_per_token=1, tokens={"first": None, "second": None})
+    async with open_stream(server, GUILD, token="first") as one:
+        await one.next_event()
+        refused = httpx.get(
+            server.stream_url(GUILD), headers={"Authorization": "Bearer first"}, timeout=10
+        )
+        assert refused.status_code == 429
+        async with open_stream(server, GUILD, token="second") as two:
+            assert (await two.next_event()).json()["healthy"] is False

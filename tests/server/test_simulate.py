@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from guildwatch.server._simulate import planned_version, sim_guild_id, sim_guild_name
 from tests.conftest import ServerFactory
-from tests.harness import open_stream
+from tests.server.sse import open_stream
 
 
 def test_default_schedule_shows_every_state_within_a_minute() -> None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import statistics
+import time
 
 import httpx
 import pytest
 
 from guildwatch.server import ReferenceServer
 from tests.conftest import ServerFactory
-from tests.harness import GUILDS, RunningServer, ThreadRunner, open_stream
+from tests.harness import GUILDS, RunningServer, ThreadRunner
+from tests.server.sse import open_stream
 
 GUILD = GUILDS[0][0]
 
@@ -156,3 +159,16 @@ def test_head_on_the_stream_answers_headers_only(real_server: RunningServer) -> 
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "text/event-stream"
     assert answer.content == b""
+
+
+def test_responses_are_not_held_back_by_nagle(real_server: RunningServer) -> None:
+    # Regression: a listening socket without proto=IPPROTO_TCP made asyncio skip TCP_NODELAY,
+    # and Nagle + delayed ACK put a 40 ms floor under every response.
+    with httpx.Client(headers=real_server.auth, timeout=10) as client:
+        client.get(real_server.status_url(GUILD))
+        durations = []
+        for _ in range(21):
+            started = time.perf_counter()
+            client.get(real_server.status_url(GUILD))
+            durations.append(time.perf_counter() - started)
+    assert statistics.median(durations) < 0.03

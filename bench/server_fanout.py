@@ -1,0 +1,143 @@
+"""Fan-out figure: events/s the reference server pushes to N open streams, and its RSS.
+
+Starts ``guildwatch-server`` as a child process (so the clients here do not share its core),
+opens ``--streams`` SSE streams to one guild, then posts ``--events`` heartbeats with distinct
+versions (each one is a status change, so one event per stream) and waits until every stream
+has received the last one. Prints events delivered per second and the server's RSS (VmRSS)
+idle, with the streams open, and after the run. Not part of CI.
+
+    .venv/bin/python bench/server_fanout.py --streams 100 --events 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import time
+
+import httpx
+
+GUILD = "111111111111111111"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of a process, from /proc (Linux)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+async def reader(
+    host: str,
+    port: int,
+    path: str,
+    token: str,
+    last: bytes,
+    ready: asyncio.Event,
+    counts: list[int],
+    slot: int,
+) -> None:
+    """A raw-socket SSE reader: counts ``data:`` lines until the last event's marker.
+
+    Raw asyncio streams rather than httpx, so that the clients cost little CPU and the figure
+    measures the server, not the client's parser.
+    """
+    stream_reader, writer = await asyncio.open_connection(host, port)
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+        "Accept: text/event-stream\r\n\r\n".encode()
+    )
+    tail = b""
+    try:
+        while True:
+            chunk = await stream_reader.read(65536)
+            if not chunk:
+                raise RuntimeError("stream ended early")
+            window = tail + chunk
+            counts[slot] += window.count(b"\ndata: ") - tail.count(b"\ndata: ")
+            if counts[slot]:
+                ready.set()
+            if last in window:
+                return
+            tail = window[-64:]
+    finally:
+        writer.close()
+
+
+async def run(streams: int, events: int, guilds: int) -> None:
+    token, bot = "bench-" + secrets.token_hex(8), "bot-" + secrets.token_hex(8)
+    env = {**os.environ, "GUILDWATCH_SERVER_TOKENS": token, "GUILDWATCH_SERVER_BOT_TOKENS": bot}
+    argv = [sys.executable, "-m", "guildwatch.server.main", "--port", "0", "--db", ":memory:"]
+    argv += ["--guild", GUILD, "--max-streams-per-token", str(streams + 10)]
+    if guilds:
+        argv += ["--simulate", "--guilds", str(guilds)]
+    server = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split()[-1]
+        await asyncio.sleep(1.0)
+        idle = rss_mib(server.pid)
+        path = f"/api/v1/guilds/{GUILD}/status/stream"
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        counts = [0] * streams
+        readies = [asyncio.Event() for _ in range(streams)]
+        last = f'"v-{events - 1}"'.encode()
+        tasks = [
+            asyncio.create_task(reader(host, int(port), path, token, last, readies[n], counts, n))
+            for n in range(streams)
+        ]
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
+        opened = rss_mib(server.pid)
+        before = sum(counts)
+        cpu_before = cpu_seconds(server.pid)
+        started = time.perf_counter()
+        async with httpx.AsyncClient(timeout=60) as poster:
+            for number in range(events):
+                answer = await poster.post(
+                    f"{url}/api/v1/guilds/{GUILD}/heartbeat",
+                    json={"version": f"v-{number}"},
+                    headers={"Authorization": f"Bearer {bot}"},
+                )
+                answer.raise_for_status()
+        await asyncio.wait_for(asyncio.gather(*tasks), 120)
+        elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(server.pid) - cpu_before
+        delivered = sum(counts) - before
+        after = rss_mib(server.pid)
+        rate = delivered / elapsed
+        print(f"streams={streams} heartbeats={events} simulated_guilds={guilds}")
+        print(f"events delivered: {delivered} in {elapsed:.2f} s = {rate:,.0f} events/s")
+        print(f"server CPU: {cpu:.2f} s = {delivered / cpu:,.0f} events per CPU-second")
+        print(
+            f"server RSS: idle {idle:.1f} MiB, {streams} streams open {opened:.1f} MiB, "
+            f"after run {after:.1f} MiB"
+        )
+    finally:
+        server.terminate()
+        server.wait(15)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=100)
+    parser.add_argument("--events", type=int, default=500)
+    parser.add_argument("--guilds", type=int, default=0, help="also simulate this many guilds")
+    args = parser.parse_args()
+    asyncio.run(run(args.streams, args.events, args.guilds))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Which store changes deserve a toast: plain logic, no Textual, so it is tested alone.
+
+The issue asks for toasts on "connection lost", "recovered" and "bot went offline/online",
+and no toast storm: a stream that keeps failing while it retries is *one* outage, so it makes
+one "connection lost" toast, not one per attempt. The tracker therefore remembers, per guild,
+whether an outage has already been announced and the last bot health it reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from guildwatch.display import safe
+from guildwatch.store import GuildSnapshot
+
+Severity = Literal["information", "warning", "error"]
+"""Textual's notification severities."""
+
+_LABEL_CELLS = 40
+_MESSAGE_CELLS = 120
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One toast to show: plain text (the app passes ``markup=False``)."""
+
+    title: str
+    message: str
+    """Already sanitised with :func:`guildwatch.display.safe`."""
+    severity: Severity
+
+
+class NoticeTracker:
+    """Turns a stream of snapshots into the few notices a person wants to see."""
+
+    def __init__(self) -> None:
+        self._announced_outage: set[str] = set()
+        """Guilds whose current outage already produced its one toast."""
+        self._was_connected: set[str] = set()
+        """Guilds that have been live at least once (a drop from live is an outage)."""
+        self._health: dict[str, Literal["online", "offline"]] = {}
+        """The last known bot health per guild, to toast only on a real flip."""
+
+    def seed(self, snapshot: GuildSnapshot) -> None:
+        """Learn the state a guild is in when the screen opens, without any toast."""
+        self.update(snapshot)
+
+    def update(self, snapshot: GuildSnapshot) -> list[Notice]:
+        """Record a guild's new snapshot and return the notices it causes (often none)."""
+        guild_id = snapshot.guild_id
+        label = safe(snapshot.label, _LABEL_CELLS)
+        notices: list[Notice] = []
+        connection = snapshot.connection
+        if connection == "connected":
+            if guild_id in self._announced_outage:
+                notices.append(Notice("Reconnected", f"{label}: live again.", "information"))
+            self._announced_outage.discard(guild_id)
+            self._was_connected.add(guild_id)
+        elif guild_id not in self._announced_outage and (
+            connection == "error"
+            or (connection == "disconnected" and guild_id in self._was_connected)
+        ):
+            self._announced_outage.add(guild_id)
+            notices.append(_lost(snapshot, label))
+        health = snapshot.health
+        if health != "unknown":
+            before = self._health.get(guild_id)
+            self._health[guild_id] = health
+            if before is not None and before != health:
+                notices.append(_health_flip(health, label))
+        return notices
+
+
+def _lost(snapshot: GuildSnapshot, label: str) -> Notice:
+    reason = safe(snapshot.error.message, _MESSAGE_CELLS) if snapshot.error else ""
+    if snapshot.connection == "error":
+        detail = f" {reason}" if reason else ""
+        return Notice("Connection lost", f"{label}:{detail} Press r to retry.", "error")
+    detail = f" ({reason})" if reason else ""
+    return Notice("Connection lost", f"{label}: reconnecting…{detail}", "warning")
+
+
+def _health_flip(health: Literal["online", "offline"], label: str) -> Notice:
+    if health == "offline":
+        return Notice("Bot offline", f"{label}: the bot went offline. Check Discord.", "warning")
+    return Notice("Bot online", f"{label}: the bot is back online.", "information")

@@ -1,0 +1,214 @@
+"""The Textual app: composes one StatusLine per guild, runs the engine, forwards snapshots.
+
+A thin view (issue 6): it never talks HTTP. The engine runs in an async worker and writes into
+the :class:`~guildwatch.store.StatusStore`; a second worker follows ``store.subscribe`` (which
+coalesces bursts) and hands each changed guild's snapshot to its row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from guildwatch.display import safe
+from guildwatch.errors import GuildwatchError
+from guildwatch.store import Clock, StatusStore
+from guildwatch.ui._engine import EngineLike
+from guildwatch.ui._help import HelpScreen
+from guildwatch.ui._notices import NoticeTracker
+from guildwatch.ui._status_line import StatusLine
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+REDRAW_RATE = 10.0
+"""At most this many store wake-ups a second: a burst of events costs one repaint."""
+
+STOP_TIMEOUT = 5.0
+"""Quit never hangs on an engine that does not stop; the process is ending anyway."""
+
+_EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+_SignalHandler = Callable[[int, FrameType | None], Any] | int | None
+
+
+class GuildwatchApp(App[None]):
+    """Shows every watched guild's bot status, live, and lets the operator retry.
+
+    Args:
+        store: The status store the engine writes and this view reads.
+        engine: Started in a worker on mount, asked to retry on ``r``, stopped on quit.
+        animation: False turns the pulse (and Textual's own animations) off.
+        clock: Source of "now" for relative times; defaults to the store's clock.
+        bell: Ring the terminal bell on bad news (connection lost, bot offline).
+    """
+
+    # Absolute, so subclasses in other directories (tests, benches) find it too.
+    CSS_PATH = Path(__file__).with_name("guildwatch.tcss")
+    TITLE = "guildwatch"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "retry", "Retry"),
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        # No text input here, so Ctrl+C can mean what people expect: quit cleanly.
+        Binding("ctrl+c", "quit", show=False, priority=True),
+        Binding("up", "app.focus_previous", show=False),
+        Binding("down", "app.focus_next", show=False),
+    ]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (6, "-tall")]  # noqa: RUF012 (Textual's API)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (30, "-wide")]  # noqa: RUF012
+
+    def __init__(
+        self,
+        store: StatusStore,
+        engine: EngineLike,
+        *,
+        animation: bool = True,
+        clock: Clock | None = None,
+        bell: bool = False,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.engine = engine
+        self.clock: Clock = clock or store.clock
+        self.bell_on_bad_news = bell
+        if not animation:
+            # One switch for the pulse and Textual's own animations (pitfalls: Textual 8).
+            self.animation_level = "none"
+        self._notices = NoticeTracker()
+        self._engine_stopped = False
+        self._previous_handlers: dict[signal.Signals, _SignalHandler] = {}
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="guilds"):
+            for snapshot in self.store.snapshots():
+                yield StatusLine(snapshot, self.clock)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for snapshot in self.store.snapshots():
+            self._notices.seed(snapshot)
+        self._sync_several()
+        if lines := self.query(StatusLine):
+            lines.first().focus()
+        self._install_signal_handlers()
+        # Network trouble never raises out of engine.run(): anything that does is a bug, which
+        # on_worker_state_changed turns into a clean exit with a message (not a dead screen).
+        self.run_worker(self.engine.run(), name="engine", group="engine", exit_on_error=False)
+        self.run_worker(self._follow_store(), name="store", group="store", exclusive=True)
+
+    async def on_unmount(self) -> None:
+        self._remove_signal_handlers()
+        await self._stop_engine()
+
+    # -- store -> rows -------------------------------------------------------------------
+
+    async def _follow_store(self) -> None:
+        subscription = self.store.subscribe(max_rate=REDRAW_RATE)
+        try:
+            async for changed in subscription:
+                for guild_id in changed:
+                    await self._show(guild_id)
+        finally:
+            subscription.close()
+
+    async def _show(self, guild_id: str) -> None:
+        snapshot = self.store.get(guild_id)
+        line = self._line(guild_id)
+        if line is None:
+            # A guild added after start (e.g. "watch all my guilds"): give it a row.
+            await self.query_one("#guilds").mount(StatusLine(snapshot, self.clock))
+            self._sync_several()
+        else:
+            line.show(snapshot)
+        for notice in self._notices.update(snapshot):
+            self.notify(notice.message, title=notice.title, severity=notice.severity, markup=False)
+            if self.bell_on_bad_news and notice.severity != "information":
+                self.bell()
+
+    def _line(self, guild_id: str) -> StatusLine | None:
+        for line in self.query(StatusLine):
+            if line.guild_id == guild_id:
+                return line
+        return None
+
+    def _sync_several(self) -> None:
+        # The selection highlight only means something when there is a choice.
+        self.query_one("#guilds").set_class(len(self.query(StatusLine)) > 1, "-several")
+
+    # -- actions -------------------------------------------------------------------------
+
+    def action_retry(self) -> None:
+        """Retry the selected guild now (resets backoff, cancels the wait)."""
+        focused = self.focused
+        self.engine.retry(focused.guild_id if isinstance(focused, StatusLine) else None)
+
+    def on_status_line_retry_requested(self, message: StatusLine.RetryRequested) -> None:
+        self.engine.retry(message.guild_id)
+
+    def action_help(self) -> None:
+        """Show the keys and the meaning of each state."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        """Stop the engine (bounded), then leave, restoring the terminal."""
+        await self._stop_engine()
+        self.exit()
+
+    async def _stop_engine(self) -> None:
+        if self._engine_stopped:
+            return
+        self._engine_stopped = True
+        try:
+            await asyncio.wait_for(self.engine.stop(), STOP_TIMEOUT)
+        except TimeoutError:
+            self.log.warning("engine did not stop in time; quitting anyway")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "engine" or event.state != WorkerState.ERROR:
+            return
+        error = worker.error
+        if isinstance(error, GuildwatchError):
+            reason = error.user_message
+        else:
+            reason = f"internal error: {type(error).__name__}: {error}"
+        self.exit(return_code=1, message=safe(f"guildwatch stopped: {reason}", 300))
+
+    # -- signals -------------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        # Textual handles neither SIGTERM nor SIGHUP (closed SSH session): without this the
+        # terminal is left in the alternate screen with mouse reporting on (pitfalls.md).
+        loop = asyncio.get_running_loop()
+        for signum in _EXIT_SIGNALS:
+            previous = signal.getsignal(signum)
+            # Not the main thread, or no Unix signals: then there is nothing to restore.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._on_exit_signal)
+                self._previous_handlers[signum] = previous
+
+    def _remove_signal_handlers(self) -> None:
+        # remove_signal_handler leaves SIG_DFL behind: put back what was there (the CLI's or
+        # pytest's handler), so running the app twice in one process stays correct.
+        loop = asyncio.get_running_loop()
+        for signum, previous in self._previous_handlers.items():
+            loop.remove_signal_handler(signum)
+            if previous is not None:
+                signal.signal(signum, previous)
+        self._previous_handlers.clear()
+
+    def _on_exit_signal(self) -> None:
+        self.call_later(self.action_quit)

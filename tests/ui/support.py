@@ -1,0 +1,149 @@
+"""Shared pieces for the screen's tests: a fixed clock, a recording engine, seeded stores."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from rich.console import Console
+from textual.app import App
+
+from guildwatch.store import BotStatus, Problem, StatusStore
+
+NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
+GUILD = "123456789012345678"
+
+State = Literal[
+    "connecting", "online", "offline", "reconnecting", "polled", "lost", "hostile", "waiting"
+]
+STATES: tuple[State, ...] = (
+    "connecting",
+    "online",
+    "offline",
+    "reconnecting",
+    "polled",
+    "lost",
+    "hostile",
+)
+
+HOSTILE = (
+    "[bold red]pwn[/] \x1b[31mred\x1b[0m \x1b]0;title\x07 [@click=app.quit]click[/] "
+    "\u202eevil\u202c $(rm) " + "A" * 5000
+)
+"""Markup, escape sequences, bidi override and a huge tail: must all be shown inert."""
+
+
+class FakeClock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class RecordingEngine:
+    """An ``EngineLike`` that only records what the screen asked of it (a view-test seam)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str | None]] = []
+        self._stopped = asyncio.Event()
+
+    async def run(self) -> None:
+        self.calls.append(("run", None))
+        await self._stopped.wait()
+
+    def retry(self, guild_id: str | None = None) -> None:
+        self.calls.append(("retry", guild_id))
+
+    async def stop(self) -> None:
+        self.calls.append(("stop", None))
+        self._stopped.set()
+
+    @property
+    def retries(self) -> list[str | None]:
+        return [guild for call, guild in self.calls if call == "retry"]
+
+
+def seeded_store(state: State, clock: FakeClock, guild_id: str = GUILD) -> StatusStore:
+    """A store with one guild in ``state``, as the engine would have left it at ``clock.now``."""
+    store = StatusStore(clock=clock)
+    now = clock.now
+    if state == "hostile":
+        store.add_guild(guild_id, name=HOSTILE)
+    else:
+        store.add_guild(guild_id, name="Test Guild")
+    put_in_state(store, state, clock, guild_id)
+    assert clock.now == now
+    return store
+
+
+def put_in_state(store: StatusStore, state: State, clock: FakeClock, guild_id: str = GUILD) -> None:
+    """Drive ``store`` for one guild into ``state`` the way the engine writes it."""
+    now = clock.now
+    up = BotStatus(True, now - timedelta(seconds=20), "1.2.3")
+    if state == "connecting":
+        store.set_connection(guild_id, "connecting")
+    elif state == "waiting":
+        store.set_connection(guild_id, "connected")
+    elif state == "online":
+        store.set_connection(guild_id, "connected")
+        store.apply_status(guild_id, up, source="stream")
+    elif state == "offline":
+        store.set_connection(guild_id, "connected")
+        store.apply_status(
+            guild_id, BotStatus(False, now - timedelta(minutes=5), "1.2.3"), source="stream"
+        )
+    elif state == "reconnecting":
+        store.apply_status(guild_id, up, source="stream")
+        store.set_connection(
+            guild_id,
+            "disconnected",
+            error=Problem("network", "Connection refused by 127.0.0.1:8765"),
+            attempt=2,
+            next_retry_at=now + timedelta(seconds=4),
+        )
+    elif state == "polled":
+        store.set_connection(
+            guild_id,
+            "disconnected",
+            error=Problem("network", "Connection reset by 127.0.0.1:8765"),
+            attempt=3,
+            next_retry_at=now + timedelta(seconds=12),
+        )
+        clock.now = now - timedelta(seconds=30)
+        store.apply_status(
+            guild_id, BotStatus(True, now - timedelta(minutes=2), "1.2.3"), source="poll"
+        )
+        clock.now = now
+    elif state == "lost":
+        store.apply_status(guild_id, up, source="stream")
+        store.set_connection(
+            guild_id,
+            "error",
+            error=Problem("auth", "The server rejected the token (401 Unauthorized)."),
+            attempt=3,
+        )
+    elif state == "hostile":
+        store.apply_status(
+            guild_id, BotStatus(False, now - timedelta(hours=3), HOSTILE), source="stream"
+        )
+        store.set_connection(guild_id, "error", error=Problem("payload", HOSTILE), attempt=3)
+
+
+def screen_text(app: App[Any]) -> str:
+    """What the terminal shows now, as plain text (like ``export_screenshot``, minus SVG)."""
+    width, height = app.size
+    console = Console(
+        width=width, height=height, file=io.StringIO(), force_terminal=True, record=True
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text()

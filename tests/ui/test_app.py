@@ -1,0 +1,297 @@
+"""Pilot tests of the screen against a store driven by hand and a recording engine.
+
+These are view tests: the engine here only records calls. The same behaviours against the
+real engine and reference server live in ``test_real_stack.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Footer
+
+from guildwatch.store import StatusStore
+from guildwatch.ui import EngineLike, GuildwatchApp
+from guildwatch.ui._help import HelpScreen
+from guildwatch.ui._last_seen import LastSeen
+from guildwatch.ui._status_dot import GLYPHS, StatusDot
+from guildwatch.ui._status_line import StatusLine
+from guildwatch.ui._status_word import StatusWord
+from tests.ui.support import (
+    GUILD,
+    HOSTILE,
+    FakeClock,
+    RecordingEngine,
+    State,
+    put_in_state,
+    screen_text,
+    seeded_store,
+)
+
+WAIT = 10.0
+"""Upper bound for anything that normally takes milliseconds (2 shared cores)."""
+
+
+async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
+    """Let the app run until ``condition`` holds; fail after :data:`WAIT` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.02)
+
+
+def make_app(
+    state: State = "online", *, animation: bool = False
+) -> tuple[GuildwatchApp, StatusStore, RecordingEngine, FakeClock]:
+    clock = FakeClock()
+    store = seeded_store(state, clock)
+    engine = RecordingEngine()
+    return GuildwatchApp(store, engine, animation=animation, clock=clock), store, engine, clock
+
+
+def several(store: StatusStore, clock: FakeClock) -> None:
+    others: list[tuple[str, State]] = [("222", "offline"), ("333", "reconnecting")]
+    for guild_id, state in others:
+        store.add_guild(guild_id, name=f"Guild {guild_id}")
+        put_in_state(store, state, clock, guild_id)
+
+
+def test_recording_engine_is_engine_like() -> None:
+    assert isinstance(RecordingEngine(), EngineLike)
+
+
+async def test_engine_runs_in_a_worker_and_r_retries_the_selected_guild() -> None:
+    app, _, engine, _ = make_app("lost")
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: ("run", None) in engine.calls, "engine.run()")
+        await pilot.press("r")
+        assert engine.retries == [GUILD]
+
+
+async def test_q_stops_the_engine_and_quits_with_code_0() -> None:
+    app, _, engine, _ = make_app()
+    async with app.run_test() as pilot:
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, "exit")
+    assert ("stop", None) in engine.calls
+    assert app.return_code == 0
+
+
+async def test_ctrl_c_quits_cleanly_too() -> None:
+    app, _, engine, _ = make_app()
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: not app.is_running, "exit")
+    assert engine.calls.count(("stop", None)) == 1
+    assert app.return_code == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+async def test_sigterm_and_sighup_quit_cleanly_and_restore_the_handler(
+    signum: signal.Signals,
+) -> None:
+    before = signal.getsignal(signum)
+    app, _, engine, _ = make_app()
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: ("run", None) in engine.calls, "engine.run()")
+        os.kill(os.getpid(), signum)
+        await wait_for(pilot, lambda: not app.is_running, "exit on signal")
+    assert ("stop", None) in engine.calls
+    assert app.return_code == 0
+    assert signal.getsignal(signum) == before
+
+
+async def test_question_mark_shows_help_and_escape_closes_it() -> None:
+    app, _, _, _ = make_app()
+    async with app.run_test() as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "Press r" not in screen_text(app)
+        assert "retry now" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), "help closed")
+
+
+async def test_footer_shows_the_keys() -> None:
+    app, _, _, _ = make_app()
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        bottom = screen_text(app).splitlines()[-1]
+        for label in ("r Retry", "q Quit", "? Help"):
+            assert label in bottom
+
+
+async def test_click_on_a_row_retries_that_guild() -> None:
+    app, store, engine, clock = make_app()
+    several(store, clock)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        rows = list(app.query(StatusLine))
+        assert [row.guild_id for row in rows] == [GUILD, "222", "333"]
+        await pilot.click(rows[1])
+        assert engine.retries == ["222"]
+        assert app.focused is rows[1]
+
+
+async def test_up_down_move_the_selection_and_r_follows_it() -> None:
+    app, store, engine, clock = make_app()
+    several(store, clock)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        await pilot.press("down", "down", "r", "up", "r")
+        assert engine.retries == ["333", "222"]
+
+
+async def test_store_changes_reach_the_screen() -> None:
+    app, store, _, clock = make_app("connecting")
+    async with app.run_test() as pilot:
+        word = app.query_one(StatusWord)
+        assert word.text == "Connecting…"
+        put_in_state(store, "offline", clock)
+        await wait_for(pilot, lambda: "✕ Offline" in screen_text(app), "Offline on screen")
+        assert "Check Discord" in screen_text(app)
+
+
+async def test_a_guild_added_later_gets_a_row() -> None:
+    app, store, _, clock = make_app()
+    async with app.run_test() as pilot:
+        store.add_guild("999", name="Late Guild")
+        put_in_state(store, "offline", clock, "999")
+        await wait_for(pilot, lambda: len(app.query(StatusLine)) == 2, "second row")
+        await wait_for(pilot, lambda: "Late Guild" in screen_text(app), "its name")
+
+
+async def test_last_seen_advances_with_the_injected_clock() -> None:
+    app, _, _, clock = make_app("online")
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert "Last seen less than a minute ago · v1.2.3" in screen_text(app)
+        clock.advance(5 * 60)
+        await wait_for(
+            pilot, lambda: "Last seen 5 minutes ago · v1.2.3" in screen_text(app), "5 minutes"
+        )
+        tooltip = app.query_one(LastSeen).tooltip
+        assert isinstance(tooltip, str)
+        assert "Last heartbeat 2026-11-22 13:59:40 UTC" in tooltip
+
+
+async def test_reconnect_countdown_counts_down() -> None:
+    app, _, _, clock = make_app("reconnecting")
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert "Reconnecting in 4 s" in screen_text(app)
+        clock.advance(2)
+        await wait_for(pilot, lambda: "Reconnecting in 2 s" in screen_text(app), "2 s left")
+        clock.advance(5)
+        await wait_for(pilot, lambda: "Reconnecting…" in screen_text(app), "due now")
+
+
+async def test_polled_marker_ages() -> None:
+    app, _, _, clock = make_app("polled")
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert "polled 30 s ago" in screen_text(app)
+        clock.advance(15)
+        await wait_for(pilot, lambda: "polled 45 s ago" in screen_text(app), "older poll")
+
+
+async def test_pulse_runs_only_while_online_and_live() -> None:
+    app, store, _, clock = make_app("online", animation=True)
+    async with app.run_test() as pilot:
+        dot = app.query_one(StatusDot)
+        assert dot.pulsing
+        await wait_for(pilot, lambda: dot.has_class("-dim"), "a dim phase")
+        await wait_for(pilot, lambda: not dot.has_class("-dim"), "a bright phase")
+        put_in_state(store, "offline", clock)
+        await wait_for(pilot, lambda: dot.kind == "offline", "offline")
+        assert not dot.pulsing
+        assert not dot.has_class("-dim")
+        put_in_state(store, "polled", clock)
+        await wait_for(pilot, lambda: not dot.live, "polled only")
+        assert dot.kind == "online"
+        assert not dot.pulsing
+
+
+async def test_no_pulse_with_animation_off() -> None:
+    app, _, _, _ = make_app("online", animation=False)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        dot = app.query_one(StatusDot)
+        assert app.animation_level == "none"
+        assert dot.kind == "online"
+        assert not dot.pulsing
+
+
+async def test_pulse_stops_when_animations_are_switched_off_while_running() -> None:
+    app, _, _, _ = make_app("online", animation=True)
+    async with app.run_test() as pilot:
+        dot = app.query_one(StatusDot)
+        assert dot.pulsing
+        app.animation_level = "none"
+        await wait_for(pilot, lambda: not dot.pulsing, "pulse to stop at its next step")
+        assert not dot.has_class("-dim")
+
+
+async def test_one_toast_per_outage_then_recovered_and_health_flips() -> None:
+    app, store, _, clock = make_app("online")
+    async with app.run_test(notifications=True) as pilot:
+        await pilot.pause()
+        for _ in range(3):  # three failed attempts in a row: one outage
+            put_in_state(store, "reconnecting", clock)
+            store.set_connection(GUILD, "connecting")
+            await pilot.pause(0.15)
+        put_in_state(store, "lost", clock)
+        await pilot.pause(0.15)
+        put_in_state(store, "online", clock)
+        await pilot.pause(0.15)
+        put_in_state(store, "offline", clock)
+        await wait_for(pilot, lambda: len(app._notifications) == 3, "three toasts")
+        titles = [notification.title for notification in app._notifications]
+        assert titles == ["Connection lost", "Reconnected", "Bot offline"]
+        assert all(not notification.markup for notification in app._notifications)
+
+
+async def test_hostile_server_text_is_shown_inert_in_rows_and_toasts() -> None:
+    app, store, _, clock = make_app("online")
+    store.add_guild(GUILD, name=HOSTILE)
+    async with app.run_test(notifications=True) as pilot:
+        put_in_state(store, "hostile", clock)
+        await wait_for(pilot, lambda: len(app._notifications) >= 1, "a toast")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "[bold red]pwn[/]" in text  # markup shown literally, not applied
+        assert "[@click=app.quit]" in text
+        assert "\x1b" not in text
+        assert "\u202e" not in text
+        assert "A" * 200 not in text  # ellipsized, not wrapped
+        assert app.is_running  # the click markup did not become an action
+        assert len(text.splitlines()) <= 24
+
+
+async def test_engine_crash_exits_with_code_1_and_a_message() -> None:
+    class CrashingEngine(RecordingEngine):
+        async def run(self) -> None:
+            raise RuntimeError("bug \x1b[2J here")
+
+    clock = FakeClock()
+    app = GuildwatchApp(seeded_store("online", clock), CrashingEngine(), clock=clock)
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: not app.is_running, "exit after crash")
+    assert app.return_code == 1
+
+
+@pytest.mark.parametrize("state", ["online", "reconnecting", "lost", "offline"])
+async def test_tiny_pane_shows_dot_and_word_without_footer(state: State) -> None:
+    app, _, _, _ = make_app(state)
+    async with app.run_test(size=(20, 3)) as pilot:
+        await pilot.pause()
+        first = screen_text(app).splitlines()[0]
+        dot = app.query_one(StatusDot)
+        assert first.startswith(f"{GLYPHS[dot.kind]} {app.query_one(StatusWord).text}")
+        assert app.query_one(Footer).styles.display == "none"

@@ -1,0 +1,71 @@
+"""SVG snapshots of every state at 80x24 and 40x10 (and 20x3), with a fixed clock.
+
+Plain ``def`` tests: ``snap_compare`` runs its own event loop (pitfalls.md). The engine only
+records calls and animations are off, so each picture is stable. Regenerate with
+``python -m pytest tests/ui --snapshot-update`` and look at the SVGs before committing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from guildwatch.ui import GuildwatchApp
+from tests.ui.support import (
+    GUILD,
+    STATES,
+    FakeClock,
+    RecordingEngine,
+    State,
+    put_in_state,
+    seeded_store,
+)
+
+SnapCompare = Callable[..., bool]
+
+
+def _app(state: State) -> GuildwatchApp:
+    clock = FakeClock()
+    return GuildwatchApp(
+        seeded_store(state, clock), RecordingEngine(), animation=False, clock=clock
+    )
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 10)], ids=["80x24", "40x10"])
+@pytest.mark.parametrize("state", STATES)
+def test_state(snap_compare: SnapCompare, state: State, size: tuple[int, int]) -> None:
+    assert snap_compare(_app(state), terminal_size=size)
+
+
+@pytest.mark.parametrize("state", ["online", "reconnecting", "lost"])
+def test_tiny_pane_keeps_dot_and_word(snap_compare: SnapCompare, state: State) -> None:
+    assert snap_compare(_app(state), terminal_size=(20, 3))
+
+
+def test_several_guilds_with_selection(snap_compare: SnapCompare) -> None:
+    clock = FakeClock()
+    store = seeded_store("online", clock)
+    others: list[tuple[str, State]] = [("222", "offline"), ("333", "reconnecting")]
+    for guild_id, state in others:
+        store.add_guild(guild_id, name=f"Guild {guild_id}")
+        put_in_state(store, state, clock, guild_id)
+    app = GuildwatchApp(store, RecordingEngine(), animation=False, clock=clock)
+    assert GUILD in store.guild_ids
+    assert snap_compare(app, terminal_size=(80, 24), press=["down"])
+
+
+def test_help_screen(snap_compare: SnapCompare) -> None:
+    assert snap_compare(_app("online"), terminal_size=(80, 24), press=["question_mark"])
+
+
+@pytest.mark.parametrize("state", ["online", "offline", "lost"])
+def test_no_color_still_reads_right(
+    snap_compare: SnapCompare, state: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Textual reads NO_COLOR when the app is created and renders monochrome: glyph and word
+    # must carry the state alone.
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = _app(state)
+    assert app.no_color
+    assert snap_compare(app, terminal_size=(40, 10))

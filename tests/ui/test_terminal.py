@@ -1,0 +1,102 @@
+"""The real screen in a real terminal: quitting restores it, small panes and inline work.
+
+The screen runs as its own process (``tests.ui.screen_child``) in a pty or a tmux pane, so
+alternate screen, mouse reporting, signals and resizing are the terminal's, not a simulation.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import sys
+import time
+
+import pytest
+
+from bench._pty import PtyProgram
+from tests.tmux import TMUX, TmuxSession
+
+CHILD = [sys.executable, "-m", "tests.ui.screen_child"]
+RESTORE = (b"\x1b[?1000l", b"\x1b[?1049l", b"\x1b[?25h")
+"""Mouse reporting off, alternate screen off, cursor shown: the terminal as it was."""
+
+needs_tmux = pytest.mark.skipif(
+    TMUX is None and not os.environ.get("CI"), reason="tmux not installed (CI installs it)"
+)
+
+
+def _wait_exit(program: PtyProgram, timeout: float = 15.0) -> int:
+    deadline = time.monotonic() + timeout
+    while program.process.poll() is None:
+        assert time.monotonic() < deadline, "the screen did not exit"
+        program.read_for(0.05)
+    program.read_for(0.05)
+    return program.process.returncode
+
+
+@pytest.mark.parametrize(
+    "how", ["SIGTERM", "SIGHUP", "q", "ctrl+c"], ids=["sigterm", "sighup", "q", "ctrl-c"]
+)
+def test_every_way_out_restores_the_terminal_and_exits_0(how: str) -> None:
+    with PtyProgram([*CHILD, "online"], columns=80, rows=24) as program:
+        program.wait_for(b"Online")
+        program.read_for(0.3)  # let the first frame and the signal handlers settle
+        before = len(program.output)
+        if how.startswith("SIG"):
+            os.kill(program.process.pid, getattr(signal, how))
+        else:
+            os.write(program.master, b"q" if how == "q" else b"\x03")
+        assert _wait_exit(program) == 0
+        tail = bytes(program.output[before:])
+    for sequence in RESTORE:
+        assert sequence in tail, f"{sequence!r} not written after {how}"
+    assert b"Traceback" not in tail
+
+
+@needs_tmux
+def test_resizing_down_to_a_20x3_pane_keeps_dot_and_word() -> None:
+    with TmuxSession([*CHILD, "reconnecting", "--no-animation"], width=80, height=24) as pane:
+        screen = pane.wait_for("? Help")
+        assert "◌ Reconnecting in" in screen
+        assert "Test Guild" in screen
+        pane.resize(40, 10)
+        screen = pane.wait_for(lambda s: "Test Guild" in s and "Reconnect" in s)
+        assert "? Help" in screen
+        pane.resize(20, 3)
+        screen = pane.wait_for(lambda s: "Retry in" in s or "Retrying" in s)
+        lines = screen.splitlines()
+        assert lines[0].startswith("◌ Retry")
+        assert "? Help" not in screen  # the footer went instead of clipping the status
+        assert all(len(line) <= 20 for line in lines)
+        pane.send_keys("q")
+        assert "[exit 0]" in pane.wait_for("[exit")
+
+
+@needs_tmux
+def test_r_in_tmux_retries_and_the_screen_follows() -> None:
+    with TmuxSession([*CHILD, "lost"], width=40, height=10) as pane:
+        pane.wait_for("Connection lost")
+        pane.send_keys("r")
+        pane.wait_for("◉ Online")
+        pane.send_keys("C-c")
+        assert "[exit 0]" in pane.wait_for("[exit")
+
+
+@needs_tmux
+def test_inline_mode_draws_under_the_prompt_and_cleans_up() -> None:
+    command = f"echo '$ prompt'; {shlex.join([*CHILD, 'offline', '--inline'])}"
+    with TmuxSession(["sh", "-c", command], width=80, height=24) as pane:
+        screen = pane.wait_for("? Help")
+        lines = screen.splitlines()
+        assert lines[0] == "$ prompt"  # the shell's output above stays
+        assert "✕ Offline" in screen
+        assert "Last seen 5 minutes ago · v1.2.3" in screen
+        # Inline: the app takes the lines it needs (padding, 3 lines, footer), not the screen.
+        footer_row = next(row for row, line in enumerate(lines) if "? Help" in line)
+        assert footer_row <= 6
+        pane.send_keys("q")
+        screen = pane.wait_for("[exit")
+        assert "[exit 0]" in screen
+        assert "Offline" not in screen  # the inline area was cleared on exit
+        assert screen.splitlines()[0] == "$ prompt"
