@@ -156,7 +156,10 @@ def _guilds(args: argparse.Namespace, config: ConfigFile | None) -> tuple[GuildS
         specs = list(config.guilds)
     else:
         where = config.path if config else "the config file"
-        raise ConfigError(f"no guild to watch: give GUILD_ID arguments or `guilds` in {where}")
+        raise ConfigError(
+            f"no guild to watch: give GUILD_ID arguments or `guilds` in {where} "
+            "(or try guildwatch --demo)"
+        )
     unique: dict[str, GuildSpec] = {}
     for spec in specs:
         unique.setdefault(validate_guild_id(spec.guild_id), spec)

@@ -93,7 +93,8 @@ def test_bad_guild_ids(run: Run, guild_id: str) -> None:
 
 
 def test_no_guild_names_the_two_ways(run: Run) -> None:
-    assert_one_line_error(run(env=GOOD), "no guild to watch", "GUILD_ID", "guilds")
+    result = run(env=GOOD)
+    assert_one_line_error(result, "no guild to watch", "GUILD_ID", "guilds", "--demo")
 
 
 def test_no_api_names_the_three_ways(run: Run) -> None:

@@ -68,3 +68,17 @@ def test_demo_opens_the_screen_on_simulated_guilds(home: Path) -> None:
         screen = pane.wait_for("[exit", timeout=20)
         assert "[exit 0]" in screen
         assert "Traceback" not in screen
+
+
+def test_inline_flag_reaches_the_screen(real_server: RunningServer, home: Path) -> None:
+    guild = real_server.guild_ids[0]
+    real_server.heartbeat(guild)
+    command = (
+        f"echo '$ prompt'; {GUILDWATCH} --inline --no-animation --api {real_server.url} {guild}"
+    )
+    env = _env(home, GUILDWATCH_TOKEN=real_server.token)
+    with TmuxSession(["sh", "-c", command], width=100, height=24, env=env) as pane:
+        screen = pane.wait_for("Online", timeout=30)
+        assert screen.splitlines()[0] == "$ prompt"  # drawn under the prompt, not full screen
+        pane.send_keys("q")
+        assert "[exit 0]" in pane.wait_for("[exit", timeout=20)
