@@ -86,6 +86,7 @@ class ReferenceServer:
         self._serve_task: asyncio.Task[None] | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self._saved_event_id = 0
+        self._sock: socket.socket | None = None
         self.url = ""
         """``http://host:port`` once started."""
 
@@ -120,6 +121,7 @@ class ReferenceServer:
             db.close()
             raise
         self._db = db
+        self._sock = sock
         self._saved_event_id = last_event_id
         # Ids only grow, also across a restart that lost the database: seed from the clock
         # (microseconds since 1970) and from the last id stored, whichever is larger.
@@ -166,8 +168,11 @@ class ReferenceServer:
         self._flush_task = asyncio.create_task(self._flush_forever())
         while not self._server.started:
             if self._serve_task.done():
-                await self._serve_task  # re-raises why it failed to start
-                raise RuntimeError("uvicorn stopped during startup")
+                failed, self._serve_task = self._serve_task, None
+                await self.stop()  # release the database, the socket and the simulator
+                raise RuntimeError("the server stopped during startup") from (
+                    failed.exception() if not failed.cancelled() else None
+                )
             await asyncio.sleep(0.01)
         host, port = sock.getsockname()[:2]
         self.url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -200,9 +205,12 @@ class ReferenceServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flush_task
         await self._flush()
+        if self._sock is not None:
+            self._sock.close()  # uvicorn closes it too; this covers a failed start
         if self._db is not None:
             self._db.close()
         self._db = None
+        self._sock = None
         self._state = None
         self._server = None
         self._serve_task = None

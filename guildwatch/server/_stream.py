@@ -79,38 +79,44 @@ class StreamEndpoint:
         if isinstance(checked, Response):
             await checked(scope, receive, send)
             return
-        refused = fault_response(state, guild_id)
-        fault = state.faults.get(guild_id) if state.faults is not None else None
-        if refused is None and fault is not None and fault.content_type is not None:
-            refused = HTMLResponse(
-                "<html><body>Please log in to continue.</body></html>",
-                headers={"Content-Type": fault.content_type},
-            )
-        if refused is None and fault is not None and fault.stall:
+        refused = fault_response(state, guild_id) or self._portal_page(guild_id)
+        if refused is None and state.faults is not None and state.faults.get(guild_id).stall:
             # No bytes at all, not even headers, until healed; then start over.
             if await self._wait_out_stall(guild_id, receive):
                 await self(scope, receive, send)
-            elif state.stopping.is_set():
-                stopping = error_response(503, "stopping", "server is shutting down")
-                await stopping(scope, receive, send)
-            return
-        if refused is None and state.stopping.is_set():
-            refused = error_response(503, "stopping", "server is shutting down")
-        if (
-            refused is None
-            and state.open_streams[checked.key] >= state.config.max_streams_per_token
-        ):
-            retry_after = str(state.config.stream_limit_retry_after)
-            refused = error_response(
-                429,
-                "too_many_streams",
-                f"at most {state.config.max_streams_per_token} open streams per token",
-                {"Retry-After": retry_after},
-            )
+                return
+            if not state.stopping.is_set():
+                return  # the client left
+        refused = refused or self._unavailable(checked.key)
         if refused is not None:
             await refused(scope, receive, send)
             return
         await self._stream(scope, receive, send, checked.key, guild_id, request)
+
+    def _portal_page(self, guild_id: str) -> Response | None:
+        """A ``content_type`` fault: 200 with a login page, as a captive portal answers."""
+        faults = self._state.faults
+        content_type = faults.get(guild_id).content_type if faults is not None else None
+        if content_type is None:
+            return None
+        return HTMLResponse(
+            "<html><body>Please log in to continue.</body></html>",
+            headers={"Content-Type": content_type},
+        )
+
+    def _unavailable(self, key: int) -> Response | None:
+        """503 while stopping, 429 at the per-token stream limit, else None."""
+        config = self._state.config
+        if self._state.stopping.is_set():
+            return error_response(503, "stopping", "server is shutting down")
+        if self._state.open_streams[key] >= config.max_streams_per_token:
+            return error_response(
+                429,
+                "too_many_streams",
+                f"at most {config.max_streams_per_token} open streams per token",
+                {"Retry-After": str(config.stream_limit_retry_after)},
+            )
+        return None
 
     async def _stream(
         self, scope: Scope, receive: Receive, send: Send, key: int, guild_id: str, request: Request

@@ -173,3 +173,15 @@ async def test_sigkill_then_start_again(server_factory: ServerFactory, tmp_path:
     async with open_stream(server, GUILD, last_event_id=first.id) as stream:
         after = await stream.next_event()
     assert int(after.id or 0) > int(first.id or 0)
+
+
+async def test_stream_limit_counts_each_token_separately(server_factory: ServerFactory) -> None:
+    server = server_factory(max_streams_per_token=1, tokens={"first": None, "second": None})
+    async with open_stream(server, GUILD, token="first") as one:
+        await one.next_event()
+        refused = httpx.get(
+            server.stream_url(GUILD), headers={"Authorization": "Bearer first"}, timeout=10
+        )
+        assert refused.status_code == 429
+        async with open_stream(server, GUILD, token="second") as two:
+            assert (await two.next_event()).json()["healthy"] is False
