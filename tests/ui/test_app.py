@@ -33,7 +33,7 @@ from tests.ui.support import (
     seeded_store,
 )
 
-WAIT = 10.0
+WAIT = 20.0
 """Upper bound for anything that normally takes milliseconds (2 shared cores)."""
 
 
