@@ -44,3 +44,12 @@ class Detail(TickingText):
 
     def ticks(self, snapshot: GuildSnapshot) -> bool:
         return snapshot.source == "poll"
+
+    def watch_snapshot(self) -> None:
+        super().watch_snapshot()
+        # The line is cut to its width; pointing at it shows the whole (safe) message.
+        snapshot = self.snapshot
+        problem = snapshot.error if snapshot is not None else None
+        if problem is None and snapshot is not None:
+            problem = snapshot.warning
+        self.tooltip = safe(problem.message, _MESSAGE_CELLS) if problem is not None else None
