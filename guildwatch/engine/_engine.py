@@ -115,5 +115,6 @@ def _make_client(settings: EngineSettings, limits: httpx.Limits) -> httpx.AsyncC
         max_redirects=settings.max_redirects,
         timeout=timeouts(settings),
         limits=limits,
-        trust_env=False,
+        # trust_env (the default) honours HTTP(S)_PROXY/NO_PROXY and SSL_CERT_FILE, so the
+        # engine works behind the proxies protocol.md expects; the token stays in a header.
     )
