@@ -132,3 +132,21 @@ async def test_a_bug_in_a_watcher_is_raised_by_run() -> None:
             async with asyncio.timeout(10):
                 await engine.run()
         await engine.stop()
+
+
+async def test_finished_polls_leave_no_idle_socket() -> None:
+    async def handler(conn: Conn) -> None:
+        if conn.request.target.endswith("/stream"):
+            await conn.respond(500)
+        else:
+            await conn.respond(200, STATUS, JSON)
+
+    store = make_store("g")
+    async with (
+        RawServer(handler) as server,
+        running(fast_settings(server.url, backoff_base=600.0), store) as engine,
+    ):
+        await wait_until(lambda: store.get("g").source == "poll")
+        pool = engine._poll_client._transport._pool  # type: ignore[attr-defined]
+        # Polls are a minute apart: a kept-alive socket would just sit idle (soak: fds).
+        await wait_until(lambda: pool.connections == [])
