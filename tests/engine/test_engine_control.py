@@ -139,7 +139,7 @@ async def test_finished_polls_leave_no_idle_socket() -> None:
         if conn.request.target.endswith("/stream"):
             await conn.respond(500)
         else:
-            await conn.respond(200, STATUS, JSON)
+            await conn.respond(200, STATUS, JSON, keep_alive=True)  # the server would reuse it
 
     store = make_store("g")
     async with (
