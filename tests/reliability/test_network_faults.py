@@ -236,3 +236,29 @@ async def test_unreachable_host_is_never_online_and_gives_up(api_url: str) -> No
     assert recorder.now.status is None
     assert {s.kind for s in recorder.seen} <= {"connecting", "reconnecting", "lost"}
     report(f"unreachable {api_url}", gave_up_s=gave_up)
+
+
+async def test_refused_until_a_server_appears_then_the_retry_key_connects(
+    server_factory: ServerFactory,
+) -> None:
+    port = _closed_port()
+    settings = rig_settings(f"http://127.0.0.1:{port}", "tok-SECRET-refused", max_retries=3)
+    store = StatusStore()
+    store.add_guild("111111111111111111")
+    recorder = Recorder(store, "111111111111111111")
+    engine = Engine(settings, store)
+    recording = asyncio.create_task(recorder.run())
+    running = asyncio.create_task(engine.run())
+    try:
+        await wait_for(lambda: recorder.now.connection == "error", 10, "giving up")
+        server = await asyncio.to_thread(server_factory, port=port, tokens={settings.token: None})
+        await asyncio.to_thread(server.heartbeat, "111111111111111111", "1.0")
+        appeared = time.monotonic()
+        engine.retry()  # the user presses r once the server is there
+        recovery = await wait_for(shows(recorder, "online", "1.0"), RECOVER_BOUND, "online")
+        assert all(s.kind != "online" for s in recorder.between(0, appeared))
+        report("refused, then the server appears + retry key", recovery_s=recovery)
+    finally:
+        await engine.stop()
+        await running
+        recording.cancel()
