@@ -3,7 +3,9 @@
 It listens on 127.0.0.1 (port 0 unless given) and forwards to an upstream address, and can at
 any time: add latency, cut bandwidth (down to a 1-byte drip), black-hole (accept and forward
 nothing), reset connections (RST), close downstream after N more bytes (half-way through an
-event), refuse connections (stop listening, so connects fail with ECONNREFUSED), and heal.
+event), refuse connections (stop listening, so connects fail with ECONNREFUSED), accept and drop
+every connection (read the request, close without an answer), and heal. It logs the request line
+of every connection, so a test can count reconnect attempts per path and time them.
 
 It runs in the test's own event loop; faults apply to the server-to-client direction, which is
 where a stream consumer feels them (requests still go upstream unless black-holed).
@@ -13,9 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import struct
+import time
 from dataclasses import dataclass
+
+_REQUEST_LINE = re.compile(rb"(?:GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) \S+ HTTP/1\.[01]")
 
 
 @dataclass
@@ -30,6 +36,24 @@ class Faults:
     """Accept and keep connections open but forward nothing in either direction."""
     close_after: int | None = None
     """One shot: after this many more bytes downstream, close that connection (FIN)."""
+    drop: bool = False
+    """Accept each new connection, read its request line, then close it without an answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProxiedRequest:
+    """One connection's request line, as the proxy saw it."""
+
+    at: float
+    """``time.monotonic()`` when the request line arrived."""
+    line: str
+    """E.g. ``GET /api/v1/guilds/1/status/stream HTTP/1.1``."""
+
+    @property
+    def is_stream(self) -> bool:
+        """Whether this was a request for an event stream (not a poll)."""
+        parts = self.line.split(" ")
+        return len(parts) > 1 and parts[1].endswith("/status/stream")
 
 
 class FaultProxy:
@@ -43,6 +67,8 @@ class FaultProxy:
         self.faults = Faults()
         self.port = 0
         self.connections_accepted = 0
+        self.requests: list[ProxiedRequest] = []
+        """The request line of every connection that sent one, in arrival order."""
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -84,6 +110,14 @@ class FaultProxy:
     def close_after(self, byte_count: int) -> None:
         self.faults.close_after = byte_count
 
+    def drop_connections(self) -> None:
+        """Accept and drop every new connection (a server that crashes on each request)."""
+        self.faults.drop = True
+
+    def stream_requests(self, since: float = 0.0) -> list[ProxiedRequest]:
+        """Stream requests (not polls) that arrived at or after ``since`` (monotonic)."""
+        return [r for r in self.requests if r.is_stream and r.at >= since]
+
     async def refuse(self) -> None:
         """Stop listening: new connections are refused; open ones live on."""
         if self._server is not None:
@@ -114,6 +148,9 @@ class FaultProxy:
             if self.faults.blackhole:
                 await reader.read()  # hold the socket open, say nothing, until the client goes
                 return
+            if self.faults.drop:
+                self._log(await reader.readline())
+                return  # the finally below closes it: no status line, no bytes
             try:
                 up_reader, up_writer = await asyncio.open_connection(*self.upstream)
             except OSError:
@@ -125,16 +162,22 @@ class FaultProxy:
             finally:
                 upstream_task.cancel()
                 up_writer.transport.abort()
-        except (OSError, asyncio.IncompleteReadError):
-            pass
+        except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # cancelled by stop(): a connection handler ends quietly, like the socket
         finally:
             self._writers.discard(writer)
             writer.transport.abort()
             self._tasks.discard(task)
 
+    def _log(self, chunk: bytes) -> None:
+        # Every request line in the chunk: keep-alive sends later requests on the same socket.
+        for match in _REQUEST_LINE.finditer(chunk):
+            self.requests.append(ProxiedRequest(time.monotonic(), match.group(0).decode("latin-1")))
+
     async def _pump_up(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, ConnectionError):
             while chunk := await reader.read(65536):
+                self._log(chunk)
                 if self.faults.blackhole:
                     continue
                 writer.write(chunk)

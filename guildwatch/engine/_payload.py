@@ -12,11 +12,9 @@ from functools import lru_cache
 
 from dateutil.parser import isoparse
 
+from guildwatch.engine._settings import DEFAULT_SKEW_TOLERANCE
 from guildwatch.errors import PayloadError
 from guildwatch.store import BotStatus, Problem, utc_now
-
-DEFAULT_SKEW_TOLERANCE = 120.0
-"""Seconds a ``lastHeartbeat`` may lie in the future before it is flagged as clock skew."""
 
 
 def _reject_constant(name: str) -> object:

@@ -89,7 +89,11 @@ async def fetch_status(
                         )
         except TimeoutError as exc:
             raise WatchdogTimeout(f"{redact(url)} did not answer within {deadline:g} s.") from exc
-    return parse_status(body.decode("utf-8", "replace"), now=clock())
+    return parse_status(
+        body.decode("utf-8", "replace"),
+        now=clock(),
+        skew_tolerance=settings.clock_skew_tolerance,
+    )
 
 
 class Poller:

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 DEFAULT_HEARTBEAT_TIMEOUT = 75.0
 """2.5 x the protocol's 30 s heartbeat: silence longer than this is a dead connection."""
 
+DEFAULT_SKEW_TOLERANCE = 120.0
+"""Seconds a ``lastHeartbeat`` may lie in the future (ordinary clock drift) without a warning."""
+
 MAX_EVENT_BYTES = 1024 * 1024
 """One line/event larger than this aborts the connection (protocol.md: 1 MiB)."""
 
@@ -42,3 +45,5 @@ class EngineSettings:
     max_redirects: int = 5
     start_jitter: float = 0.0
     """Spread the first connection of each guild over this many seconds (many guilds)."""
+    clock_skew_tolerance: float = DEFAULT_SKEW_TOLERANCE
+    """A ``lastHeartbeat`` further in the future than this is flagged as clock skew."""

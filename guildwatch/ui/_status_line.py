@@ -84,6 +84,7 @@ class StatusLine(Widget, can_focus=True):
         """The guild this row shows."""
         self._snapshot = snapshot
         self._clock = clock
+        self._shown_name = self._name_content(snapshot)
 
     @property
     def snapshot(self) -> GuildSnapshot:
@@ -94,7 +95,7 @@ class StatusLine(Widget, can_focus=True):
         with Horizontal():
             yield StatusDot(status_kind(self._snapshot))
             yield StatusWord(self._clock)
-            yield Static(self._name_content(self._snapshot), id="name", markup=False)
+            yield Static(self._shown_name, id="name", markup=False)
         yield LastSeen(self._clock)
         yield Detail(self._clock)
 
@@ -109,7 +110,11 @@ class StatusLine(Widget, can_focus=True):
         dot.live = snapshot.connection == "connected"
         for line in self.query(TickingText):
             line.snapshot = snapshot
-        self.query_one("#name", Static).update(self._name_content(snapshot))
+        name = self._name_content(snapshot)
+        if name != self._shown_name:
+            # Static.update relayouts: only pay for that when the name really changed.
+            self._shown_name = name
+            self.query_one("#name", Static).update(name)
 
     @staticmethod
     def _name_content(snapshot: GuildSnapshot) -> Content:

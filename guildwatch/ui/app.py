@@ -8,12 +8,8 @@ coalesces bursts) and hands each changed guild's snapshot to its row.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
-from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -23,10 +19,11 @@ from textual.worker import Worker, WorkerState
 
 from guildwatch.display import safe
 from guildwatch.errors import GuildwatchError
-from guildwatch.store import Clock, StatusStore
+from guildwatch.store import Clock, StatusStore, Subscription
 from guildwatch.ui._engine import EngineLike
 from guildwatch.ui._help import HelpScreen
 from guildwatch.ui._notices import NoticeTracker
+from guildwatch.ui._signals import ExitSignals
 from guildwatch.ui._status_line import StatusLine
 
 if TYPE_CHECKING:
@@ -37,9 +34,6 @@ REDRAW_RATE = 10.0
 
 STOP_TIMEOUT = 5.0
 """Quit never hangs on an engine that does not stop; the process is ending anyway."""
-
-_EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-_SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class GuildwatchApp(App[None]):
@@ -88,7 +82,11 @@ class GuildwatchApp(App[None]):
             self.animation_level = "none"
         self._notices = NoticeTracker()
         self._engine_stopped = False
-        self._previous_handlers: dict[signal.Signals, _SignalHandler] = {}
+        self._exit_signals = ExitSignals(self._on_exit_signal)
+        self._lines: dict[str, StatusLine] = {}
+        """Rows by guild id, so a burst over many guilds costs no DOM queries."""
+        self.engine_error: BaseException | None = None
+        """What ``engine.run()`` raised, if it crashed (a bug): for the CLI's ``--debug``."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="guilds"):
@@ -97,25 +95,30 @@ class GuildwatchApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        for snapshot in self.store.snapshots():
+        # Subscribe before the engine starts and then catch up, so no write can fall between
+        # what compose() showed and the first wake-up of the subscription.
+        subscription = self.store.subscribe(max_rate=REDRAW_RATE)
+        for line in self.query(StatusLine):
+            self._lines[line.guild_id] = line
+            snapshot = self.store.get(line.guild_id)
+            line.show(snapshot)
             self._notices.seed(snapshot)
         self._sync_several()
         if lines := self.query(StatusLine):
             lines.first().focus()
-        self._install_signal_handlers()
+        self._exit_signals.install()
+        self.run_worker(self._follow_store(subscription), name="store", group="store")
         # Network trouble never raises out of engine.run(): anything that does is a bug, which
         # on_worker_state_changed turns into a clean exit with a message (not a dead screen).
         self.run_worker(self.engine.run(), name="engine", group="engine", exit_on_error=False)
-        self.run_worker(self._follow_store(), name="store", group="store", exclusive=True)
 
     async def on_unmount(self) -> None:
-        self._remove_signal_handlers()
+        self._exit_signals.remove()
         await self._stop_engine()
 
     # -- store -> rows -------------------------------------------------------------------
 
-    async def _follow_store(self) -> None:
-        subscription = self.store.subscribe(max_rate=REDRAW_RATE)
+    async def _follow_store(self, subscription: Subscription) -> None:
         try:
             async for changed in subscription:
                 for guild_id in changed:
@@ -125,27 +128,31 @@ class GuildwatchApp(App[None]):
 
     async def _show(self, guild_id: str) -> None:
         snapshot = self.store.get(guild_id)
-        line = self._line(guild_id)
+        line = self._lines.get(guild_id)
         if line is None:
             # A guild added after start (e.g. "watch all my guilds"): give it a row.
-            await self.query_one("#guilds").mount(StatusLine(snapshot, self.clock))
+            line = self._lines[guild_id] = StatusLine(snapshot, self.clock)
+            await self.query_one("#guilds").mount(line)
             self._sync_several()
         else:
             line.show(snapshot)
         for notice in self._notices.update(snapshot):
-            self.notify(notice.message, title=notice.title, severity=notice.severity, markup=False)
+            if self._room_for_toasts():
+                self.notify(
+                    notice.message, title=notice.title, severity=notice.severity, markup=False
+                )
             if self.bell_on_bad_news and notice.severity != "information":
                 self.bell()
 
-    def _line(self, guild_id: str) -> StatusLine | None:
-        for line in self.query(StatusLine):
-            if line.guild_id == guild_id:
-                return line
-        return None
+    def _room_for_toasts(self) -> bool:
+        # In a tiny pane a toast would cover the status itself: there the row is the news.
+        # (Inline screens are content-sized, so "short" says nothing about the terminal.)
+        screen = self.screen
+        return self.is_inline or not (screen.has_class("-short") or screen.has_class("-narrow"))
 
     def _sync_several(self) -> None:
         # The selection highlight only means something when there is a choice.
-        self.query_one("#guilds").set_class(len(self.query(StatusLine)) > 1, "-several")
+        self.query_one("#guilds").set_class(len(self._lines) > 1, "-several")
 
     # -- actions -------------------------------------------------------------------------
 
@@ -180,35 +187,12 @@ class GuildwatchApp(App[None]):
         worker = event.worker
         if worker.group != "engine" or event.state != WorkerState.ERROR:
             return
-        error = worker.error
+        error = self.engine_error = worker.error
         if isinstance(error, GuildwatchError):
             reason = error.user_message
         else:
             reason = f"internal error: {type(error).__name__}: {error}"
         self.exit(return_code=1, message=safe(f"guildwatch stopped: {reason}", 300))
-
-    # -- signals -------------------------------------------------------------------------
-
-    def _install_signal_handlers(self) -> None:
-        # Textual handles neither SIGTERM nor SIGHUP (closed SSH session): without this the
-        # terminal is left in the alternate screen with mouse reporting on (pitfalls.md).
-        loop = asyncio.get_running_loop()
-        for signum in _EXIT_SIGNALS:
-            previous = signal.getsignal(signum)
-            # Not the main thread, or no Unix signals: then there is nothing to restore.
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self._on_exit_signal)
-                self._previous_handlers[signum] = previous
-
-    def _remove_signal_handlers(self) -> None:
-        # remove_signal_handler leaves SIG_DFL behind: put back what was there (the CLI's or
-        # pytest's handler), so running the app twice in one process stays correct.
-        loop = asyncio.get_running_loop()
-        for signum, previous in self._previous_handlers.items():
-            loop.remove_signal_handler(signum)
-            if previous is not None:
-                signal.signal(signum, previous)
-        self._previous_handlers.clear()
 
     def _on_exit_signal(self) -> None:
         self.call_later(self.action_quit)

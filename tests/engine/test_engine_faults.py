@@ -6,6 +6,9 @@ import asyncio
 import json
 import time
 import tracemalloc
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from guildwatch.engine import Engine
 from guildwatch.store import StatusStore
@@ -259,8 +262,12 @@ async def test_next_valid_event_clears_the_payload_warning() -> None:
         assert store.get(GUILD).warning is None
 
 
-async def test_clock_skew_is_flagged_from_the_stream() -> None:
-    data = json.dumps({"healthy": True, "lastHeartbeat": "2999-01-01T00:00:00Z"})
+@pytest.mark.parametrize(("tolerance", "flagged"), [(60.0, True), (600.0, False)])
+async def test_clock_skew_is_flagged_beyond_the_configured_tolerance(
+    tolerance: float, flagged: bool
+) -> None:
+    ahead = (datetime.now(UTC) + timedelta(seconds=300)).isoformat()
+    data = json.dumps({"healthy": True, "lastHeartbeat": ahead})
 
     async def handler(conn: Conn) -> None:
         if await polls_fail(conn):
@@ -270,11 +277,12 @@ async def test_clock_skew_is_flagged_from_the_stream() -> None:
         await conn.hold()
 
     store = make_store()
-    async with RawServer(handler) as server, running(fast_settings(server.url), store):
-        await wait_until(lambda: store.get(GUILD).status is not None)
-        warning = store.get(GUILD).warning
-        assert warning is not None
-        assert warning.kind == "clock_skew"
+    async with RawServer(handler) as server:
+        settings = fast_settings(server.url, clock_skew_tolerance=tolerance)
+        async with running(settings, store):
+            await wait_until(lambda: store.get(GUILD).status is not None)
+            warning = store.get(GUILD).warning
+            assert (warning is not None and warning.kind == "clock_skew") is flagged
 
 
 async def test_other_event_types_are_ignored() -> None:

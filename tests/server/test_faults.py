@@ -102,7 +102,7 @@ async def test_status_fault_answers_with_retry_after_and_ends_open_streams(
         await stream.next_event()
         await asyncio.to_thread(real_server.set_fault, GUILD, status=503, retry_after=2)
         with pytest.raises(EOFError):
-            await stream.next_item()
+            await _read_until_eof(stream)
     for url in (real_server.stream_url(GUILD), real_server.status_url(GUILD)):
         answer = httpx.get(url, headers=real_server.auth, timeout=10)
         assert answer.status_code == 503

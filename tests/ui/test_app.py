@@ -284,6 +284,7 @@ async def test_engine_crash_exits_with_code_1_and_a_message() -> None:
     async with app.run_test() as pilot:
         await wait_for(pilot, lambda: not app.is_running, "exit after crash")
     assert app.return_code == 1
+    assert isinstance(app.engine_error, RuntimeError)  # kept for the CLI's --debug
 
 
 @pytest.mark.parametrize("state", ["online", "reconnecting", "lost", "offline"])
@@ -295,3 +296,35 @@ async def test_tiny_pane_shows_dot_and_word_without_footer(state: State) -> None
         dot = app.query_one(StatusDot)
         assert first.startswith(f"{GLYPHS[dot.kind]} {app.query_one(StatusWord).text}")
         assert app.query_one(Footer).styles.display == "none"
+
+
+async def test_a_burst_over_many_guilds_ends_on_the_latest_state() -> None:
+    clock = FakeClock()
+    store = StatusStore(clock=clock)
+    guild_ids = [f"{n:018d}" for n in range(60)]
+    for guild_id in guild_ids:
+        store.add_guild(guild_id, name=f"Guild {guild_id[-2:]}")
+    app = GuildwatchApp(store, RecordingEngine(), animation=False, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for round_ in range(20):  # 20 x 60 writes without yielding: one burst
+            for guild_id in guild_ids:
+                put_in_state(store, "offline" if round_ % 2 else "online", clock, guild_id)
+        rows = {row.guild_id: row for row in app.query(StatusLine)}
+        await wait_for(
+            pilot,
+            lambda: all(rows[g].query_one(StatusDot).kind == "offline" for g in guild_ids),
+            "every row on the last write",
+        )
+        assert len(rows) == 60
+
+
+async def test_no_toasts_in_a_tiny_pane_where_they_would_cover_the_row() -> None:
+    app, store, _, clock = make_app("online")
+    async with app.run_test(size=(20, 3), notifications=True) as pilot:
+        await pilot.pause()
+        put_in_state(store, "offline", clock)
+        await wait_for(pilot, lambda: app.query_one(StatusDot).kind == "offline", "offline")
+        await pilot.pause(0.2)
+        assert len(app._notifications) == 0
+        assert screen_text(app).startswith("✕ Offline")

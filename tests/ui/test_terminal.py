@@ -100,3 +100,17 @@ def test_inline_mode_draws_under_the_prompt_and_cleans_up() -> None:
         assert "[exit 0]" in screen
         assert "Offline" not in screen  # the inline area was cleared on exit
         assert screen.splitlines()[0] == "$ prompt"
+
+
+@pytest.mark.parametrize("pulse", [True, False], ids=["pulse", "no-animation"])
+def test_idle_screen_writes_at_most_a_few_hundred_bytes_a_second(pulse: bool) -> None:
+    flags = [] if pulse else ["--no-animation"]
+    with PtyProgram([*CHILD, "offline" if not pulse else "online", *flags]) as program:
+        program.wait_for(b"Help")
+        program.read_for(1.0)  # first paint and terminal queries are not idle cost
+        seconds = 3.0
+        rate = program.read_for(seconds) / seconds
+    if pulse:
+        assert 0 < rate <= 400  # the dot's colour changes, and little else
+    else:
+        assert rate == 0  # nothing moves, nothing is written

@@ -1,0 +1,103 @@
+"""Running a checked :class:`Options`: the store, the engine, and one of the two views.
+
+The screen is imported only on its own path, so headless runs (cron, pipes, monitoring) never
+load Textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import sys
+from typing import TextIO
+
+from guildwatch.cli import _headless
+from guildwatch.cli._demo import DemoServer
+from guildwatch.cli._options import Options
+from guildwatch.cli._secrets import RedactTokenFilter
+from guildwatch.engine import Engine
+from guildwatch.errors import ConfigError
+from guildwatch.store import StatusStore
+
+log = logging.getLogger("guildwatch.cli")
+
+
+def run(options: Options) -> int:
+    """Watch the guilds of ``options`` until the view ends; returns the exit code."""
+    if not options.demo:
+        return _watch(options)
+    with DemoServer() as demo:
+        for handler in logging.getLogger("guildwatch").handlers:
+            handler.addFilter(RedactTokenFilter(demo.token))
+        log.info("demo server at %s serving %d guilds", demo.url, len(demo.guilds))
+        return _watch(
+            dataclasses.replace(options, api_url=demo.url, token=demo.token, guilds=demo.guilds)
+        )
+
+
+def _watch(options: Options) -> int:
+    store = StatusStore()
+    for spec in options.guilds:
+        store.add_guild(spec.guild_id, name=spec.name, stream=options.stream)
+    engine = Engine(options.engine_settings(), store)
+    log.info(
+        "watching %d guild(s) at %s (stream %s)",
+        len(options.guilds),
+        options.api_url,
+        "on" if options.stream else "off",
+    )
+    if options.mode == "tui":
+        _keyboard_on_stdin()
+        from guildwatch.ui import run_tui
+
+        return run_tui(
+            store, engine, animation=options.animation, inline=options.inline, bell=options.bell
+        )
+    return asyncio.run(_headless_run(options, store, engine, sys.stdout))
+
+
+def _keyboard_on_stdin() -> None:
+    """Make fd 0 the terminal again after ``--token-file -`` read the token from a pipe.
+
+    Textual reads keys from ``sys.__stdin__``'s file descriptor; after a pipe has been read to
+    its end that would be a dead input. ``less`` solves the same problem the same way.
+
+    Raises:
+        ConfigError: there is no controlling terminal to read keys from.
+    """
+    if sys.__stdin__ is not None and sys.__stdin__.isatty():
+        return
+    try:
+        terminal = os.open("/dev/tty", os.O_RDONLY)
+    except OSError:
+        raise ConfigError(
+            "the screen needs a terminal to read keys from; use --watch or --once"
+        ) from None
+    os.dup2(terminal, 0)
+    os.close(terminal)
+
+
+async def _headless_run(options: Options, store: StatusStore, engine: Engine, out: TextIO) -> int:
+    async def view() -> int:
+        if options.mode == "once":
+            wait_seconds = options.once_timeout
+            return await _headless.once(
+                store, out, json_lines=options.json, wait_seconds=wait_seconds
+            )
+        await _headless.watch(store, out, json_lines=options.json)
+        return 0
+
+    engine_task = asyncio.create_task(engine.run(), name="guildwatch-engine")
+    view_task = asyncio.create_task(view(), name="guildwatch-view")
+    try:
+        await asyncio.wait({engine_task, view_task}, return_when=asyncio.FIRST_COMPLETED)
+        if engine_task.done():
+            engine_task.result()  # an engine bug surfaces here instead of hanging the view
+        return await view_task
+    finally:
+        view_task.cancel()
+        await engine.stop()
+        engine_task.cancel()
+        await asyncio.gather(view_task, engine_task, return_exceptions=True)

@@ -1,0 +1,33 @@
+"""Headless runs never load Textual, and only ``--demo`` loads the reference server.
+
+Each check runs in a fresh interpreter, so modules imported by other tests cannot hide one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CLI_MODULES = "guildwatch.cli.main, guildwatch.cli._run, guildwatch.cli._headless"
+
+
+def _imported_after(statement: str) -> set[str]:
+    code = f"{statement}; import sys; print('\\n'.join(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
+    return set(result.stdout.split())
+
+
+def test_the_headless_path_imports_neither_textual_nor_the_server() -> None:
+    imported = _imported_after(f"import {CLI_MODULES}")
+    assert "guildwatch.engine" in imported
+    assert not {name for name in imported if name.split(".")[0] == "textual"}
+    assert not {name for name in imported if name.startswith("guildwatch.server")}
+    assert not {name for name in imported if name.split(".")[0] in ("starlette", "uvicorn")}
+
+
+def test_checking_the_command_line_loads_no_network_stack() -> None:
+    # A mistyped flag is answered before httpx, rich or Textual are imported (start-up time).
+    imported = _imported_after("import guildwatch.cli.main")
+    assert not {name for name in imported if name.split(".")[0] in ("httpx", "rich", "textual")}
