@@ -200,8 +200,17 @@ class ServerThread:
             self._server = None
 
     def close(self) -> None:
-        """Stop and end the thread."""
+        """Stop and end the thread (its leftover tasks, e.g. sse-starlette's, cancelled)."""
         self.stop()
+
+        async def cancel_leftovers() -> None:
+            current = asyncio.current_task()
+            leftovers = [t for t in asyncio.all_tasks() if t is not current]
+            for task in leftovers:
+                task.cancel()
+            await asyncio.gather(*leftovers, return_exceptions=True)
+
+        self._call(cancel_leftovers(), 10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()

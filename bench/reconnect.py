@@ -41,13 +41,16 @@ def run(runs: int, guilds: int = DEFAULT_GUILDS) -> list[Row]:
     ids = bench_guild_ids(guilds)
     to_all: list[float] = []
     per_guild: list[float] = []
+    streams_per_guild: list[float] = []
     spreads: list[float] = []
+    downs: list[float] = []
     with ServerThread(bench_config(ids)) as server:
         argv, env = guildwatch(server.url, server.token, ids)
         with PtyProgram(argv, env=env, columns=120, rows=40) as program:
             program.wait_for(b"Online" if guilds == 1 else b"Offline", timeout=60)
             for _ in range(runs):
                 _wait_connected(server, guilds, 60)
+                stopping = time.perf_counter()
                 server.stop()
                 server.counter.reset()
                 server.start()
@@ -55,8 +58,11 @@ def run(runs: int, guilds: int = DEFAULT_GUILDS) -> list[Row]:
                 done = _wait_connected(server, guilds, 60)
                 program.read_for(0.2)
                 to_all.append(done - restarted)
+                downs.append(restarted - stopping)
                 requests = sum(server.counter.requests[g] for g in ids)
                 per_guild.append(requests / guilds)
+                streams = sum(len(server.counter.stream_starts[g]) for g in ids)
+                streams_per_guild.append(streams / guilds)
                 firsts = [min(server.counter.stream_starts[g]) for g in ids]
                 spreads.append(max(firsts) - min(firsts))
     window = RETRY_SECONDS * JITTER
@@ -65,7 +71,17 @@ def run(runs: int, guilds: int = DEFAULT_GUILDS) -> list[Row]:
     return [
         Row(
             NAME,
-            f"server restart to all {guilds} guilds connected",
+            "server down (graceful stop, then start on the same port)",
+            "s",
+            Figure.of(downs),
+            "-",
+            None,
+            "report",
+            None,
+        ),
+        Row(
+            NAME,
+            f"server back up to all {guilds} guilds connected",
             "s",
             Figure.of(to_all),
             "-",
@@ -82,6 +98,16 @@ def run(runs: int, guilds: int = DEFAULT_GUILDS) -> list[Row]:
             None,
             "1 (one stream, no retry storm)",
             per.high <= 1.0,
+        ),
+        Row(
+            NAME,
+            "of which stream requests per guild",
+            "requests",
+            Figure.of(streams_per_guild),
+            "-",
+            None,
+            "1",
+            max(streams_per_guild) <= 1.0,
         ),
         Row(
             NAME,
