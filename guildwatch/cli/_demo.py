@@ -72,12 +72,13 @@ class DemoServer:
         asyncio.run(self._main())
 
     async def _main(self) -> None:
-        from guildwatch.server import ReferenceServer, ServerConfig
+        from guildwatch.server import ReferenceServer, demo_config
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        config = ServerConfig(port=0, tokens={self.token: None}, simulate=True)
-        server = ReferenceServer(config)
+        # demo_config: in-memory database (a demo leaves no file behind) and the short offline
+        # threshold, so every state shows within a minute.
+        server = ReferenceServer(demo_config(self.token))
         try:
             self.url = await server.start()
             self.guilds = tuple(GuildSpec(gid, server.model.name(gid)) for gid in server.guild_ids)

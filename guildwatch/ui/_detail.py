@@ -44,3 +44,15 @@ class Detail(TickingText):
 
     def ticks(self, snapshot: GuildSnapshot) -> bool:
         return snapshot.source == "poll"
+
+    def watch_snapshot(self) -> None:
+        super().watch_snapshot()
+        snapshot = self.snapshot
+        # Nothing to say (a healthy guild): give the line back, so healthy rows take two lines
+        # and a list of guilds stays compact. Which parts exist depends on the snapshot only.
+        self.display = snapshot is not None and bool(detail_parts(snapshot, self._clock()))
+        # The line is cut to its width; pointing at it shows the whole (safe) message.
+        problem = snapshot.error if snapshot is not None else None
+        if problem is None and snapshot is not None:
+            problem = snapshot.warning
+        self.tooltip = safe(problem.message, _MESSAGE_CELLS) if problem is not None else None

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 REDRAW_RATE = 10.0
 """At most this many store wake-ups a second: a burst of events costs one repaint."""
 
+TOAST_MIN_SIZE = (60, 12)
+"""Terminal size (columns, rows) from which toasts are shown."""
+
 STOP_TIMEOUT = 5.0
 """Quit never hangs on an engine that does not stop; the process is ending anyway."""
 
@@ -145,10 +148,10 @@ class GuildwatchApp(App[None]):
                 self.bell()
 
     def _room_for_toasts(self) -> bool:
-        # In a tiny pane a toast would cover the status itself: there the row is the news.
-        # (Inline screens are content-sized, so "short" says nothing about the terminal.)
-        screen = self.screen
-        return self.is_inline or not (screen.has_class("-short") or screen.has_class("-narrow"))
+        # A toast is ~20 columns by 4-5 rows: in a small pane it covers the very status it
+        # announces (seen at 40x10 in tmux), so there the row alone is the news.
+        width, height = self.size
+        return width >= TOAST_MIN_SIZE[0] and height >= TOAST_MIN_SIZE[1]
 
     def _sync_several(self) -> None:
         # The selection highlight only means something when there is a choice.

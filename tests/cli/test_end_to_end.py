@@ -246,7 +246,7 @@ def test_watch_json_lines_follow_changes_and_ctrl_c_exits_130(
     assert code == 130
     assert stderr == ""
     log = log_file.read_text()
-    assert "connecting (attempt 1," in log
+    assert "connecting (attempt 1)" in log
     assert "Traceback" not in log
 
 
@@ -306,3 +306,19 @@ def test_demo_headless_smoke(run: Run) -> None:
     assert all(record["status"] in ("online", "offline") for record in records)
     assert all(record["name"] for record in records)
     assert "Traceback" not in result.stderr
+
+
+def test_demo_shows_a_bot_going_offline_within_a_minute_and_leaves_no_file(
+    watcher: Callable[..., Watcher], home: Path
+) -> None:
+    # The demo must show every state within a minute on its own (it once ran the server with
+    # the 90 s production threshold, so no simulated guild ever went offline), and a demo
+    # must not leave a database in the user's data directory.
+    process = watcher("--demo", "--watch", "--json", env={})
+    process.wait_for(_json_where(status="online"), timeout=30)
+    offline = json.loads(process.wait_for(_json_where(status="offline"), timeout=75))
+    assert offline["connection"] == "connected"
+    code, stderr = process.interrupt()
+    assert code == 130
+    assert "Traceback" not in stderr
+    assert not list(home.rglob("*.sqlite3"))

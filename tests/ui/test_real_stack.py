@@ -13,6 +13,7 @@ from typing import Any
 from guildwatch.engine import Engine
 from guildwatch.store import StatusStore
 from guildwatch.ui import GuildwatchApp
+from guildwatch.ui._detail import Detail
 from guildwatch.ui._status_dot import StatusDot
 from tests.conftest import ServerFactory
 from tests.engine.support import fast_settings
@@ -75,7 +76,11 @@ async def test_bad_token_is_connection_lost_without_showing_the_token(
         await wait_for(
             pilot, lambda: _on_screen(app, "⊘ Connection lost", "Press r to retry"), "lost"
         )
-        assert "401" in screen_text(app)
+        # The row's detail line is cut to 80 columns; the whole reason is in its tooltip.
+        tooltip = app.query_one(Detail).tooltip
+        assert isinstance(tooltip, str)
+        assert "401" in tooltip
+        assert secret not in tooltip
         assert secret not in screen_text(app)
         assert all(secret not in n.message for n in app._notifications)
         assert app.query_one(StatusDot).kind == "lost"
