@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import httpx
 
+from guildwatch.engine._limits import raise_open_files_limit, stream_limits
 from guildwatch.engine._settings import EngineSettings
 from guildwatch.engine._stream import timeouts
 from guildwatch.engine._watcher import GuildWatcher
@@ -43,9 +44,13 @@ class Engine:
         self._rand = rand
         self._owns_clients = client is None
         if client is None:
-            # One connection per guild stream, never queued behind polls (pitfalls, httpx).
-            self._stream_client = _make_client(settings, httpx.Limits(max_connections=None))
-            self._poll_client = _make_client(settings, httpx.Limits(max_connections=10))
+            # Streams never queue behind polls (pitfalls, httpx): each has its own client.
+            limits = stream_limits(len(store.guild_ids), http2=settings.http2)
+            raise_open_files_limit(limits.max_connections or 0)
+            self._stream_client = _make_client(settings, limits)
+            self._poll_client = _make_client(
+                settings, httpx.Limits(max_connections=10), http2=settings.http2
+            )
         else:
             self._stream_client = self._poll_client = client
         self._watchers: dict[str, GuildWatcher] = {}
@@ -109,8 +114,15 @@ class Engine:
             await asyncio.wait(tasks)
 
 
-def _make_client(settings: EngineSettings, limits: httpx.Limits) -> httpx.AsyncClient:
+def _make_client(
+    settings: EngineSettings, limits: httpx.Limits, *, http2: bool | None = None
+) -> httpx.AsyncClient:
+    use_http2 = settings.http2 if http2 is None else http2
     return httpx.AsyncClient(
+        # HTTP/2 on http:// is prior knowledge (h2c): there is no upgrade dance in httpx, so
+        # HTTP/1.1 is switched off; on https:// ALPN picks h2 when the server offers it.
+        http1=not (use_http2 and settings.api_url.startswith("http://")),
+        http2=use_http2,
         follow_redirects=True,
         max_redirects=settings.max_redirects,
         timeout=timeouts(settings),
