@@ -8,6 +8,7 @@ code 2 rather than a screen full of "Connection lost".
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import shlex
 import unicodedata
@@ -265,7 +266,7 @@ def resolve(
         desktop_notify=_desktop(args.desktop_notify, c.desktop_notify),
         on_change=_on_change(args.on_change, c.on_change, config.path if config else None),
         alert_hold_down=_first(args.alert_hold_down, c.alert_hold_down, default=DEFAULT_HOLD_DOWN),
-        http2=_first(args.http2, c.http2, default=False),
+        http2=_check_http2(_first(args.http2, c.http2, default=False)),
         once_timeout=_first(args.timeout, c.timeout, default=DEFAULT_ONCE_TIMEOUT),
         log_file=log_file,
         demo=bool(args.demo),
@@ -316,3 +317,14 @@ def _on_change(
     if not argv:
         raise ConfigError(f"{origin}: the command is empty")
     return argv
+
+
+def _check_http2(wanted: bool) -> bool:
+    """HTTP/2 needs the optional ``h2`` package; say so before connecting, in one line.
+
+    Raises:
+        ConfigError: ``--http2`` without ``h2`` installed.
+    """
+    if wanted and importlib.util.find_spec("h2") is None:
+        raise ConfigError("--http2 needs the h2 package: pip install 'guildwatch[http2]'")
+    return wanted

@@ -13,7 +13,12 @@ from collections.abc import Callable
 
 import httpx
 
-from guildwatch.engine._limits import raise_open_files_limit, stream_limits
+from guildwatch.engine._limits import (
+    H2_STREAMS_PER_CONNECTION,
+    raise_open_files_limit,
+    stream_limits,
+    stream_shards,
+)
 from guildwatch.engine._settings import EngineSettings
 from guildwatch.engine._stream import timeouts
 from guildwatch.engine._watcher import GuildWatcher
@@ -45,14 +50,17 @@ class Engine:
         self._owns_clients = client is None
         if client is None:
             # Streams never queue behind polls (pitfalls, httpx): each has its own client.
-            limits = stream_limits(len(store.guild_ids), http2=settings.http2)
-            raise_open_files_limit(limits.max_connections or 0)
-            self._stream_client = _make_client(settings, limits)
+            guilds = len(store.guild_ids)
+            limits = stream_limits(guilds, http2=settings.http2)
+            shards = stream_shards(guilds) if settings.http2 else 1
+            raise_open_files_limit((limits.max_connections or 0) * shards)
+            self._stream_clients = [_make_client(settings, limits) for _ in range(shards)]
             self._poll_client = _make_client(
                 settings, httpx.Limits(max_connections=10), http2=settings.http2
             )
         else:
-            self._stream_client = self._poll_client = client
+            self._stream_clients = [client]
+            self._poll_client = client
         self._watchers: dict[str, GuildWatcher] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -61,12 +69,12 @@ class Engine:
 
         Never raises for network or server trouble: it all becomes store state.
         """
-        for guild_id in self._store.guild_ids:
+        for index, guild_id in enumerate(self._store.guild_ids):
             watcher = GuildWatcher(
                 guild_id,
                 settings=self._settings,
                 store=self._store,
-                stream_client=self._stream_client,
+                stream_client=self._stream_client_for(index),
                 poll_client=self._poll_client,
                 rand=self._rand,
             )
@@ -82,6 +90,18 @@ class Engine:
                         raise bug  # a bug, not network trouble: let the app's worker see it
         finally:
             await self._cancel_tasks()
+
+    @property
+    def _stream_client(self) -> httpx.AsyncClient:
+        """The first (with HTTP/1.1 the only) stream client; engine tests inspect its pool."""
+        return self._stream_clients[0]
+
+    def _stream_client_for(self, index: int) -> httpx.AsyncClient:
+        # HTTP/2: at most H2_STREAMS_PER_CONNECTION streams per client, since httpcore queues
+        # any stream past 100 on one connection forever instead of opening another (see
+        # ``_limits``); HTTP/1.1: one client, one connection per stream.
+        shard = index // H2_STREAMS_PER_CONNECTION
+        return self._stream_clients[shard % len(self._stream_clients)]
 
     def retry(self, guild_id: str | None = None) -> None:
         """Manual retry: reset the attempt counter and reconnect at once.
@@ -103,7 +123,8 @@ class Engine:
         """Cancel every task and close the engine's own clients; nothing is left behind."""
         await self._cancel_tasks()
         if self._owns_clients:
-            await self._stream_client.aclose()
+            for stream_client in self._stream_clients:
+                await stream_client.aclose()
             await self._poll_client.aclose()
 
     async def _cancel_tasks(self) -> None:
