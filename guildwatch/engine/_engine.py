@@ -55,8 +55,11 @@ class Engine:
             shards = stream_shards(guilds) if settings.http2 else 1
             raise_open_files_limit((limits.max_connections or 0) * shards)
             self._stream_clients = [_make_client(settings, limits) for _ in range(shards)]
+            # Polls come a minute apart: an idle keep-alive socket would only sit there.
             self._poll_client = _make_client(
-                settings, httpx.Limits(max_connections=10), http2=settings.http2
+                settings,
+                httpx.Limits(max_connections=10, max_keepalive_connections=0),
+                http2=settings.http2,
             )
         else:
             self._stream_clients = [client]
@@ -148,5 +151,6 @@ def _make_client(
         max_redirects=settings.max_redirects,
         timeout=timeouts(settings),
         limits=limits,
-        trust_env=False,
+        # trust_env (the default) honours HTTP(S)_PROXY/NO_PROXY and SSL_CERT_FILE, so the
+        # engine works behind the proxies protocol.md expects; the token stays in a header.
     )
