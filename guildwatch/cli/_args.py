@@ -64,6 +64,17 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _non_negative_seconds(text: str) -> float:
+    """A finite number of seconds >= 0 (0 means "at once")."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds: {text!r}")
+    return value
+
+
 def _count(text: str) -> int:
     """A whole number >= 0."""
     try:
@@ -173,11 +184,44 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument(
         "--inline", action="store_true", default=None, help="screen: draw below the prompt"
     )
-    output.add_argument(
+    alerts = parser.add_argument_group("alerts (a guild goes Offline or Connection lost, and back)")
+    alerts.add_argument(
         "--bell",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="screen: ring the terminal bell when a guild goes offline",
+        help="ring the terminal bell on each alert (default: on; headless: only when stderr is "
+        "a terminal)",
+    )
+    alerts.add_argument(
+        "--desktop-notify",
+        nargs="?",
+        const="osc9",
+        choices=("osc9", "osc777"),
+        metavar="osc9|osc777",
+        help="also ask the terminal for a desktop notification by escape sequence: OSC 9 "
+        "(iTerm2, WezTerm, Ghostty, kitty; the default) or OSC 777 (urxvt, foot)",
+    )
+    alerts.add_argument(
+        "--on-change",
+        metavar="COMMAND",
+        help="run COMMAND (split like a shell would, but never run by one) on each alert, "
+        "with the change as one JSON object on stdin; killed after 10 s, failures reported",
+    )
+    alerts.add_argument(
+        "--alert-hold-down",
+        type=_non_negative_seconds,
+        metavar="SECONDS",
+        help="a change must hold this long before it is announced, and the way back too, so a "
+        "flapping guild alerts once (default 5; 0 = at once)",
+    )
+
+    scale = parser.add_argument_group("many guilds")
+    scale.add_argument(
+        "--http2",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="speak HTTP/2 so every guild's stream shares one connection (default: off; "
+        "needs a server that speaks HTTP/2)",
     )
     output.add_argument(
         "--log-file",

@@ -53,6 +53,10 @@ class ConfigFile:
     animation: bool | None = None
     inline: bool | None = None
     bell: bool | None = None
+    desktop_notify: str | None = None
+    on_change: str | None = None
+    alert_hold_down: float | None = None
+    http2: bool | None = None
     log_file: Path | None = None
 
 
@@ -143,6 +147,21 @@ def _boolean(value: object) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+def _non_negative_seconds(value: object) -> float | None:
+    if value == 0 and not isinstance(value, bool):
+        return 0.0
+    return _positive_seconds(value)
+
+
+def _desktop_style(value: object) -> str | None:
+    # false is a valid "off"; it becomes "" here (None would mean "wrong type").
+    if value is False:
+        return ""
+    if value is True:
+        return "osc9"
+    return value if value in ("osc9", "osc777") else None
+
+
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -160,6 +179,10 @@ _SCALARS: dict[str, tuple[str, Callable[[object], object | None]]] = {
     "animation": ("true or false", _boolean),
     "inline": ("true or false", _boolean),
     "bell": ("true or false", _boolean),
+    "desktop_notify": ('"osc9", "osc777" or false', _desktop_style),
+    "on_change": ("a string (a command line)", _text),
+    "alert_hold_down": ("a number of seconds >= 0", _non_negative_seconds),
+    "http2": ("true or false", _boolean),
 }
 KNOWN_KEYS = (*_SCALARS, "guilds")
 

@@ -8,7 +8,9 @@ code 2 rather than a screen full of "Connection lost".
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
+import shlex
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,7 +23,11 @@ from guildwatch.cli._secrets import ConfigToken, resolve_token
 from guildwatch.errors import ConfigError
 
 if TYPE_CHECKING:
+    from guildwatch.alerts import AlertSettings
     from guildwatch.engine import EngineSettings
+
+DesktopStyle = Literal["osc9", "osc777"]
+"""As ``guildwatch.alerts.DesktopStyle`` (not imported: a bad flag should cost no imports)."""
 
 _T = TypeVar("_T")
 
@@ -33,6 +39,8 @@ DEFAULT_HEARTBEAT_TIMEOUT = 75.0
 importing the engine loads httpx, and a mistyped flag should not wait for that."""
 DEFAULT_POLL_INTERVAL = 60.0
 DEFAULT_MAX_RETRIES = 3
+DEFAULT_HOLD_DOWN = 5.0
+"""``guildwatch.alerts.DEFAULT_HOLD_DOWN`` (a test keeps them equal)."""
 DEFAULT_ONCE_TIMEOUT = 10.0
 """``--once`` gives up after this long, as monitoring plugins are expected to."""
 
@@ -58,6 +66,12 @@ class Options:
     animation: bool
     inline: bool
     bell: bool
+    """Ring the bell on each alert (on by default, issue 8)."""
+    desktop_notify: DesktopStyle | None
+    on_change: tuple[str, ...] | None
+    """The ``--on-change`` command, split once here; never built from server data."""
+    alert_hold_down: float
+    http2: bool
     once_timeout: float
     log_file: Path | None
     demo: bool
@@ -69,7 +83,7 @@ class Options:
 
     def engine_settings(self) -> EngineSettings:
         """The engine's settings for this run."""
-        from guildwatch.engine import EngineSettings
+        from guildwatch.engine import EngineSettings, start_jitter_for
 
         if self.api_url is None or self.token is None:
             raise RuntimeError("api_url and token are set before the engine starts")
@@ -80,6 +94,19 @@ class Options:
             poll_interval=self.poll_interval,
             max_retries=self.max_retries,
             stream=self.stream,
+            http2=self.http2,
+            start_jitter=start_jitter_for(len(self.guilds)),
+        )
+
+    def alert_settings(self) -> AlertSettings:
+        """The alert sinks for this run."""
+        from guildwatch.alerts import AlertSettings
+
+        return AlertSettings(
+            bell=self.bell,
+            desktop=self.desktop_notify,
+            on_change=self.on_change,
+            hold_down=self.alert_hold_down,
         )
 
 
@@ -235,7 +262,11 @@ def resolve(
         stream=_first(args.stream, stream_env, c.stream, default=True),
         animation=_first(args.animation, c.animation, default=True),
         inline=_first(args.inline, c.inline, default=False),
-        bell=_first(args.bell, c.bell, default=False),
+        bell=_first(args.bell, c.bell, default=True),
+        desktop_notify=_desktop(args.desktop_notify, c.desktop_notify),
+        on_change=_on_change(args.on_change, c.on_change, config.path if config else None),
+        alert_hold_down=_first(args.alert_hold_down, c.alert_hold_down, default=DEFAULT_HOLD_DOWN),
+        http2=_check_http2(_first(args.http2, c.http2, default=False)),
         once_timeout=_first(args.timeout, c.timeout, default=DEFAULT_ONCE_TIMEOUT),
         log_file=log_file,
         demo=bool(args.demo),
@@ -254,3 +285,46 @@ def _api_url(args: argparse.Namespace, env: Mapping[str, str], config: ConfigFil
         return validate_api_url(config.api, f"config file {config.path}, 'api'")
     where = config.path if config else "the config file"
     raise ConfigError(f"no API URL: give --api URL, set GUILDWATCH_API, or put api in {where}")
+
+
+def _desktop(flag: str | None, config: str | None) -> DesktopStyle | None:
+    value = flag if flag is not None else config
+    if value == "osc9":
+        return "osc9"
+    if value == "osc777":
+        return "osc777"
+    return None  # not set, or `desktop_notify = false` (stored as "")
+
+
+def _on_change(
+    flag: str | None, config: str | None, config_path: Path | None
+) -> tuple[str, ...] | None:
+    """Split the user's command once, here; server data never reaches argv.
+
+    Raises:
+        ConfigError: unbalanced quotes or an empty command.
+    """
+    if flag is not None:
+        text, origin = flag, "--on-change"
+    elif config is not None:
+        text, origin = config, f"config file {config_path}, 'on_change'"
+    else:
+        return None
+    try:
+        argv = tuple(shlex.split(text))
+    except ValueError as exc:
+        raise ConfigError(f"{origin}: cannot split the command ({exc})") from None
+    if not argv:
+        raise ConfigError(f"{origin}: the command is empty")
+    return argv
+
+
+def _check_http2(wanted: bool) -> bool:
+    """HTTP/2 needs the optional ``h2`` package; say so before connecting, in one line.
+
+    Raises:
+        ConfigError: ``--http2`` without ``h2`` installed.
+    """
+    if wanted and importlib.util.find_spec("h2") is None:
+        raise ConfigError("--http2 needs the h2 package: pip install 'guildwatch[http2]'")
+    return wanted

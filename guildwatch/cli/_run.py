@@ -11,12 +11,14 @@ import dataclasses
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
+from guildwatch.alerts import AlertService
 from guildwatch.cli import _headless
 from guildwatch.cli._demo import DemoServer
 from guildwatch.cli._options import Options
-from guildwatch.cli._secrets import RedactTokenFilter
+from guildwatch.cli._secrets import RedactTokenFilter, redact
 from guildwatch.engine import Engine
 from guildwatch.errors import ConfigError
 from guildwatch.store import StatusStore
@@ -42,6 +44,8 @@ def _watch(options: Options) -> int:
     for spec in options.guilds:
         store.add_guild(spec.guild_id, name=spec.name, stream=options.stream)
     engine = Engine(options.engine_settings(), store)
+    settings = options.alert_settings()
+    alerts = AlertService(settings) if settings.enabled and options.mode != "once" else None
     log.info(
         "watching %d guild(s) at %s (stream %s)",
         len(options.guilds),
@@ -52,10 +56,11 @@ def _watch(options: Options) -> int:
         _keyboard_on_stdin()
         from guildwatch.ui import run_tui
 
+        # The bell now comes from the alert service (debounced), not the screen's own toasts.
         return run_tui(
-            store, engine, animation=options.animation, inline=options.inline, bell=options.bell
+            store, engine, animation=options.animation, inline=options.inline, alerts=alerts
         )
-    return asyncio.run(_headless_run(options, store, engine, sys.stdout))
+    return asyncio.run(_headless_run(options, store, engine, sys.stdout, alerts))
 
 
 def _keyboard_on_stdin() -> None:
@@ -79,7 +84,28 @@ def _keyboard_on_stdin() -> None:
     os.close(terminal)
 
 
-async def _headless_run(options: Options, store: StatusStore, engine: Engine, out: TextIO) -> int:
+def _stderr_terminal(sequence: str) -> None:
+    """Headless alerts ring on stderr, and only when it is a terminal: never into a pipe."""
+    if sys.stderr is not None and sys.stderr.isatty():
+        sys.stderr.write(sequence)
+        sys.stderr.flush()
+
+
+def _stderr_report(token: str | None) -> Callable[[str], None]:
+    def report(message: str) -> None:
+        log.warning("%s", message)
+        print(f"guildwatch: warning: {redact(message, token or '')}", file=sys.stderr, flush=True)
+
+    return report
+
+
+async def _headless_run(
+    options: Options,
+    store: StatusStore,
+    engine: Engine,
+    out: TextIO,
+    alerts: AlertService | None = None,
+) -> int:
     async def view() -> int:
         if options.mode == "once":
             wait_seconds = options.once_timeout
@@ -91,6 +117,12 @@ async def _headless_run(options: Options, store: StatusStore, engine: Engine, ou
 
     engine_task = asyncio.create_task(engine.run(), name="guildwatch-engine")
     view_task = asyncio.create_task(view(), name="guildwatch-view")
+    alert_task = None
+    if alerts is not None:
+        alert_task = asyncio.create_task(
+            alerts.run(store, terminal=_stderr_terminal, report=_stderr_report(options.token)),
+            name="guildwatch-alerts",
+        )
     try:
         await asyncio.wait({engine_task, view_task}, return_when=asyncio.FIRST_COMPLETED)
         if engine_task.done():
@@ -98,6 +130,9 @@ async def _headless_run(options: Options, store: StatusStore, engine: Engine, ou
         return await view_task
     finally:
         view_task.cancel()
+        if alert_task is not None:
+            alert_task.cancel()
         await engine.stop()
         engine_task.cancel()
-        await asyncio.gather(view_task, engine_task, return_exceptions=True)
+        tasks = [view_task, engine_task] + ([alert_task] if alert_task else [])
+        await asyncio.gather(*tasks, return_exceptions=True)

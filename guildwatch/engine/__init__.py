@@ -7,6 +7,6 @@ one-shot mode. Nothing here imports Textual.
 
 from guildwatch.engine._engine import Engine
 from guildwatch.engine._payload import parse_status
-from guildwatch.engine._settings import EngineSettings
+from guildwatch.engine._settings import EngineSettings, start_jitter_for
 
-__all__ = ["Engine", "EngineSettings", "parse_status"]
+__all__ = ["Engine", "EngineSettings", "parse_status", "start_jitter_for"]

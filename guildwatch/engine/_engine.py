@@ -13,6 +13,12 @@ from collections.abc import Callable
 
 import httpx
 
+from guildwatch.engine._limits import (
+    H2_STREAMS_PER_CONNECTION,
+    raise_open_files_limit,
+    stream_limits,
+    stream_shards,
+)
 from guildwatch.engine._settings import EngineSettings
 from guildwatch.engine._stream import timeouts
 from guildwatch.engine._watcher import GuildWatcher
@@ -43,14 +49,21 @@ class Engine:
         self._rand = rand
         self._owns_clients = client is None
         if client is None:
-            # One connection per guild stream, never queued behind polls (pitfalls, httpx).
-            self._stream_client = _make_client(settings, httpx.Limits(max_connections=None))
+            # Streams never queue behind polls (pitfalls, httpx): each has its own client.
+            guilds = len(store.guild_ids)
+            limits = stream_limits(guilds, http2=settings.http2)
+            shards = stream_shards(guilds) if settings.http2 else 1
+            raise_open_files_limit((limits.max_connections or 0) * shards)
+            self._stream_clients = [_make_client(settings, limits) for _ in range(shards)]
             # Polls come a minute apart: an idle keep-alive socket would only sit there.
             self._poll_client = _make_client(
-                settings, httpx.Limits(max_connections=10, max_keepalive_connections=0)
+                settings,
+                httpx.Limits(max_connections=10, max_keepalive_connections=0),
+                http2=settings.http2,
             )
         else:
-            self._stream_client = self._poll_client = client
+            self._stream_clients = [client]
+            self._poll_client = client
         self._watchers: dict[str, GuildWatcher] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -59,12 +72,12 @@ class Engine:
 
         Never raises for network or server trouble: it all becomes store state.
         """
-        for guild_id in self._store.guild_ids:
+        for index, guild_id in enumerate(self._store.guild_ids):
             watcher = GuildWatcher(
                 guild_id,
                 settings=self._settings,
                 store=self._store,
-                stream_client=self._stream_client,
+                stream_client=self._stream_client_for(index),
                 poll_client=self._poll_client,
                 rand=self._rand,
             )
@@ -80,6 +93,18 @@ class Engine:
                         raise bug  # a bug, not network trouble: let the app's worker see it
         finally:
             await self._cancel_tasks()
+
+    @property
+    def _stream_client(self) -> httpx.AsyncClient:
+        """The first (with HTTP/1.1 the only) stream client; engine tests inspect its pool."""
+        return self._stream_clients[0]
+
+    def _stream_client_for(self, index: int) -> httpx.AsyncClient:
+        # HTTP/2: at most H2_STREAMS_PER_CONNECTION streams per client, since httpcore queues
+        # any stream past 100 on one connection forever instead of opening another (see
+        # ``_limits``); HTTP/1.1: one client, one connection per stream.
+        shard = index // H2_STREAMS_PER_CONNECTION
+        return self._stream_clients[shard % len(self._stream_clients)]
 
     def retry(self, guild_id: str | None = None) -> None:
         """Manual retry: reset the attempt counter and reconnect at once.
@@ -101,7 +126,8 @@ class Engine:
         """Cancel every task and close the engine's own clients; nothing is left behind."""
         await self._cancel_tasks()
         if self._owns_clients:
-            await self._stream_client.aclose()
+            for stream_client in self._stream_clients:
+                await stream_client.aclose()
             await self._poll_client.aclose()
 
     async def _cancel_tasks(self) -> None:
@@ -112,8 +138,15 @@ class Engine:
             await asyncio.wait(tasks)
 
 
-def _make_client(settings: EngineSettings, limits: httpx.Limits) -> httpx.AsyncClient:
+def _make_client(
+    settings: EngineSettings, limits: httpx.Limits, *, http2: bool | None = None
+) -> httpx.AsyncClient:
+    use_http2 = settings.http2 if http2 is None else http2
     return httpx.AsyncClient(
+        # HTTP/2 on http:// is prior knowledge (h2c): there is no upgrade dance in httpx, so
+        # HTTP/1.1 is switched off; on https:// ALPN picks h2 when the server offers it.
+        http1=not (use_http2 and settings.api_url.startswith("http://")),
+        http2=use_http2,
         follow_redirects=True,
         max_redirects=settings.max_redirects,
         timeout=timeouts(settings),

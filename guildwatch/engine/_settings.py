@@ -45,5 +45,21 @@ class EngineSettings:
     max_redirects: int = 5
     start_jitter: float = 0.0
     """Spread the first connection of each guild over this many seconds (many guilds)."""
+    http2: bool = False
+    """Speak HTTP/2 (prior knowledge on ``http://``, ALPN on ``https://``): every guild's
+    stream shares one connection. Needs the ``h2`` package (``guildwatch[http2]``)."""
     clock_skew_tolerance: float = DEFAULT_SKEW_TOLERANCE
     """A ``lastHeartbeat`` further in the future than this is flagged as clock skew."""
+
+
+STAGGER_FROM = 50
+"""Fewer guilds than this connect at once: no server minds, and nobody waits for nothing."""
+
+
+def start_jitter_for(guilds: int) -> float:
+    """How long to spread first connections over: 1 s per 100 guilds, at most 10 s.
+
+    A thousand guilds are spread over 10 s, so the server sees ~100 new streams a second
+    instead of a thousand in one millisecond (after a restart, backoff jitter spreads them).
+    """
+    return 0.0 if guilds < STAGGER_FROM else min(10.0, guilds / 100)

@@ -73,6 +73,9 @@ class ServerConfig:
     """Length of one simulated online stretch; offline stretches scale with it."""
     faults: bool = False
     """Expose ``POST /api/v1/_faults/{guild}`` (tests only)."""
+    http2: bool = False
+    """Serve with hypercorn, which speaks HTTP/2 (cleartext prior knowledge, h2c) as well as
+    HTTP/1.1, instead of uvicorn (HTTP/1.1 only): the many-guilds path, tested for real."""
 
 
 def demo_config(token: str, *, guilds: int = 5) -> ServerConfig:
@@ -204,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds per simulated online stretch (default 20)",
     )
     add("--faults", action="store_true", help="enable fault injection (tests only)")
+    add(
+        "--http2",
+        action="store_true",
+        help="serve HTTP/2 too (cleartext, prior knowledge) on hypercorn, so many guilds' "
+        "streams share one connection (needs the server extra's hypercorn)",
+    )
     return parser
 
 
@@ -253,4 +262,5 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerC
         sim_guilds=args.guilds,
         sim_period=args.sim_period,
         faults=args.faults,
+        http2=args.http2,
     )

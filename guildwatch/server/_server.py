@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import socket
 import time
 from collections.abc import Callable, Generator
@@ -87,6 +88,7 @@ class ReferenceServer:
         self._flush_task: asyncio.Task[None] | None = None
         self._saved_event_id = 0
         self._sock: socket.socket | None = None
+        self._http2_stop: asyncio.Event | None = None
         self.url = ""
         """``http://host:port`` once started."""
 
@@ -156,6 +158,12 @@ class ReferenceServer:
                 offline_after=config.offline_after,
             )
             self._simulator.start()
+        self._flush_task = asyncio.create_task(self._flush_forever())
+        if config.http2:
+            self._serve_task = asyncio.create_task(self._serve_http2(sock))
+            # The socket is bound and listening: connections wait in its backlog until
+            # hypercorn accepts them, so the URL is usable now.
+            return self._set_url(sock)
         uv_config = uvicorn.Config(
             create_app(self._state),
             log_config=None,
@@ -165,7 +173,6 @@ class ReferenceServer:
         )
         self._server = _Server(uv_config)
         self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        self._flush_task = asyncio.create_task(self._flush_forever())
         while not self._server.started:
             if self._serve_task.done():
                 failed, self._serve_task = self._serve_task, None
@@ -174,9 +181,32 @@ class ReferenceServer:
                     failed.exception() if not failed.cancelled() else None
                 )
             await asyncio.sleep(0.01)
+        return self._set_url(sock)
+
+    def _set_url(self, sock: socket.socket) -> str:
         host, port = sock.getsockname()[:2]
         self.url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         return self.url
+
+    async def _serve_http2(self, sock: socket.socket) -> None:
+        """Serve with hypercorn (HTTP/1.1 and h2c prior knowledge) until :meth:`stop`."""
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config as HypercornConfig
+
+        assert self._state is not None
+        hyper = HypercornConfig()
+        # A duplicate descriptor: hypercorn closes what it was given, and stop() closes sock.
+        hyper.bind = [f"fd://{os.dup(sock.fileno())}"]
+        hyper.accesslog = None
+        hyper.errorlog = None
+        hyper.graceful_timeout = self.config.shutdown_timeout
+        self._http2_stop = asyncio.Event()
+        await serve(
+            create_app(self._state),  # type: ignore[arg-type]  # starlette's ASGI app type
+            hyper,
+            shutdown_trigger=self._http2_stop.wait,
+            mode="asgi",
+        )
 
     async def stop(self) -> None:
         """End every stream cleanly, stop serving, flush SQLite (idempotent, bounded)."""
@@ -190,6 +220,17 @@ class ReferenceServer:
         if self._simulator is not None:
             await self._simulator.stop()
             self._simulator = None
+        if self._http2_stop is not None and self._serve_task is not None:
+            self._http2_stop.set()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(
+                    asyncio.shield(self._serve_task), self.config.shutdown_timeout + 1
+                )
+            if not self._serve_task.done():
+                self._serve_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._serve_task
+            self._http2_stop = None
         if self._server is not None and self._serve_task is not None:
             self._server.should_exit = True
             try:

@@ -6,9 +6,9 @@ import os
 
 from guildwatch.store import StatusStore
 from guildwatch.ui._engine import EngineLike
-from guildwatch.ui.app import GuildwatchApp
+from guildwatch.ui.app import AlertsLike, GuildwatchApp
 
-__all__ = ["EngineLike", "GuildwatchApp", "run_tui"]
+__all__ = ["AlertsLike", "EngineLike", "GuildwatchApp", "run_tui"]
 
 
 def run_tui(
@@ -18,6 +18,7 @@ def run_tui(
     animation: bool = True,
     inline: bool = False,
     bell: bool = False,
+    alerts: AlertsLike | None = None,
 ) -> int:
     """Run the screen until the operator quits; the CLI's one entry point into Textual.
 
@@ -27,7 +28,9 @@ def run_tui(
         animation: False (``--no-animation``) turns the pulse off.
         inline: Draw below the prompt instead of taking the whole terminal (best effort:
             Textual falls back to full screen on Windows).
-        bell: Ring the bell on bad news.
+        bell: Ring the bell on bad news (undebounced; the CLI uses ``alerts`` instead).
+        alerts: Run in a worker; rings the bell, writes OSC notifications through Textual's
+            driver and shows its problems (e.g. a failing ``--on-change``) as toasts.
 
     Returns:
         The process exit code: 0 after a normal quit (also Ctrl+C, SIGTERM, SIGHUP).
@@ -37,6 +40,6 @@ def run_tui(
     # size and ignore every resize of a tmux pane. The tty is the truth for a full-screen app.
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
-    app = GuildwatchApp(store, engine, animation=animation, bell=bell)
+    app = GuildwatchApp(store, engine, animation=animation, bell=bell, alerts=alerts)
     app.run(inline=inline)
     return app.return_code or 0

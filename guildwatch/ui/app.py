@@ -8,8 +8,9 @@ coalesces bursts) and hands each changed guild's snapshot to its row.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -28,6 +29,20 @@ from guildwatch.ui._status_line import StatusLine
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
+
+
+class AlertsLike(Protocol):
+    """What the screen needs from ``guildwatch.alerts.AlertService`` (issue 8's alerts)."""
+
+    async def run(
+        self,
+        store: StatusStore,
+        *,
+        terminal: Callable[[str], None],
+        report: Callable[[str], None],
+    ) -> None:
+        """Follow the store and announce changes until cancelled."""
+
 
 REDRAW_RATE = 10.0
 """At most this many store wake-ups a second: a burst of events costs one repaint."""
@@ -48,6 +63,7 @@ class GuildwatchApp(App[None]):
         animation: False turns the pulse (and Textual's own animations) off.
         clock: Source of "now" for relative times; defaults to the store's clock.
         bell: Ring the terminal bell on bad news (connection lost, bot offline).
+        alerts: Debounced alerts (bell, OSC notification, ``--on-change``), run in a worker.
     """
 
     # Absolute, so subclasses in other directories (tests, benches) find it too.
@@ -74,8 +90,10 @@ class GuildwatchApp(App[None]):
         animation: bool = True,
         clock: Clock | None = None,
         bell: bool = False,
+        alerts: AlertsLike | None = None,
     ) -> None:
         super().__init__()
+        self.alerts = alerts
         self.store = store
         self.engine = engine
         self.clock: Clock = clock or store.clock
@@ -114,6 +132,21 @@ class GuildwatchApp(App[None]):
         # Network trouble never raises out of engine.run(): anything that does is a bug, which
         # on_worker_state_changed turns into a clean exit with a message (not a dead screen).
         self.run_worker(self.engine.run(), name="engine", group="engine", exit_on_error=False)
+        if self.alerts is not None:
+            alerts = self.alerts.run(
+                self.store, terminal=self._write_terminal, report=self._report_alert_problem
+            )
+            self.run_worker(alerts, name="alerts", group="alerts", exit_on_error=False)
+
+    def _write_terminal(self, sequence: str) -> None:
+        # As App.bell() and copy_to_clipboard() write: straight to the driver, between frames.
+        if not self.is_headless and self._driver is not None:
+            self._driver.write(sequence)
+
+    def _report_alert_problem(self, message: str) -> None:
+        self.log.warning(message)
+        if self._room_for_toasts():
+            self.notify(message, title="Alert", severity="warning", markup=False)
 
     async def on_unmount(self) -> None:
         self._exit_signals.remove()

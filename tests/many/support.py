@@ -1,0 +1,58 @@
+"""Shared pieces for the many-guilds tests: fake clocks and snapshots in each alert state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from guildwatch.store import BotStatus, GuildSnapshot, Problem
+
+T0 = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
+
+Kind = Literal["online", "offline", "lost", "reconnecting", "connecting"]
+
+
+class FakeMonotonic:
+    """Monotonic seconds that move only when a test says so; ``wall`` follows along."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wall(self) -> datetime:
+        return T0 + timedelta(seconds=self.now - 1000.0)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def snapshot(
+    kind: Kind, guild_id: str = "g", *, version: str | None = "1.0", name: str | None = None
+) -> GuildSnapshot:
+    """A snapshot that ``display.status_kind`` reads as ``kind``."""
+    status = BotStatus(healthy=kind != "offline", last_heartbeat=T0, version=version)
+    if kind in ("online", "offline"):
+        return GuildSnapshot(
+            guild_id, name=name, connection="connected", status=status, source="stream"
+        )
+    if kind == "lost":
+        return GuildSnapshot(
+            guild_id,
+            name=name,
+            connection="error",
+            status=status,
+            source="stream",
+            error=Problem("network", "Connection lost after 4 attempts: refused"),
+        )
+    if kind == "reconnecting":
+        return GuildSnapshot(
+            guild_id,
+            name=name,
+            connection="disconnected",
+            status=status,
+            source="stream",
+            error=Problem("network", "reset"),
+        )
+    return GuildSnapshot(guild_id, name=name, connection="connecting")
