@@ -147,3 +147,25 @@ def screen_text(app: App[Any]) -> str:
         app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     )
     return console.export_text()
+
+
+MIXED: tuple[tuple[str, str, State], ...] = (
+    ("100000000000000001", "Aurora", "online"),
+    ("100000000000000002", "Basalt", "offline"),
+    ("100000000000000003", "Cinder", "reconnecting"),
+    ("100000000000000004", "Dunmore", "lost"),
+    ("100000000000000005", "Ember", "connecting"),
+    ("100000000000000006", "Fjord", "polled"),
+    ("100000000000000007", "Grove", "online"),
+    ("100000000000000008", "Harbor", "offline"),
+)
+"""Eight guilds, one or two per state, for the list's tests and snapshots."""
+
+
+def mixed_store(clock: FakeClock) -> StatusStore:
+    """A store with the :data:`MIXED` guilds, each driven into its state."""
+    store = StatusStore(clock=clock)
+    for guild_id, name, state in MIXED:
+        store.add_guild(guild_id, name=name)
+        put_in_state(store, state, clock, guild_id)
+    return store
