@@ -93,11 +93,15 @@ class ManyGuilds(Widget):
         super().__init__(id=id)
         self.guild_list = GuildList(snapshots, clock, id="guild-list")
         """The rows; the app reads the selection from here."""
+        # Held, not queried: a store wake-up may still land while the app is shutting down
+        # and the children are already gone from the DOM.
+        self._summary = Static(id="summary", markup=False)
+        self._filter = FilterInput(placeholder="filter by name or id", id="filter")
 
     def compose(self) -> ComposeResult:
-        yield Static(id="summary", markup=False)
+        yield self._summary
         yield self.guild_list
-        yield FilterInput(placeholder="filter by name or id", id="filter")
+        yield self._filter
 
     def on_mount(self) -> None:
         self._show_summary()
@@ -114,18 +118,18 @@ class ManyGuilds(Widget):
         if shown != total:
             text = f"filter: {shown} of {total} · {text}"
         # Content, not markup: nothing in it is ever parsed.
-        self.query_one("#summary", Static).update(Content(text))
+        self._summary.update(Content(text))
 
     # -- filter --------------------------------------------------------------------------
 
     def action_open_filter(self) -> None:
         """Show the filter input and type into it; the list narrows as you type."""
         self.add_class("-filtering")
-        self.query_one(FilterInput).focus()
+        self._filter.focus()
 
     def close_filter(self) -> None:
         """Hide the input and focus the list again (an empty filter shows every guild)."""
-        if not self.query_one(FilterInput).value:
+        if not self._filter.value:
             self.remove_class("-filtering")
         self.guild_list.focus()
 
@@ -142,4 +146,4 @@ class ManyGuilds(Widget):
         # Esc on the list clears an active filter (the input's own Esc does the same).
         if event.key == "escape" and self.has_class("-filtering"):
             event.stop()
-            self.query_one(FilterInput).action_clear_filter()
+            self._filter.action_clear_filter()

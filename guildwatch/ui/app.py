@@ -149,7 +149,8 @@ class GuildwatchApp(App[None]):
             subscription.close()
 
     async def _show(self, changed: frozenset[str]) -> None:
-        snapshots = [self.store.get(guild_id) for guild_id in changed]
+        # In the store's order, so merged toasts and ties read the same way every time.
+        snapshots = [self.store.get(g) for g in self.store.guild_ids if g in changed]
         many = self.many
         if many is None and len(self.store.guild_ids) > 1:
             # A second guild arrived (e.g. "watch all my guilds"): switch to the list.
