@@ -12,7 +12,16 @@ import sys
 
 from bench._report import REPORT_FILE, save
 
-BENCHMARKS = ("startup", "throughput", "latency", "idle", "burst", "memory", "reconnect")
+BENCHMARKS = (
+    "startup",
+    "throughput",
+    "latency",
+    "idle",
+    "burst",
+    "memory",
+    "reconnect",
+    "server_fanout",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

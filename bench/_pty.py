@@ -16,6 +16,13 @@ from collections.abc import Mapping, Sequence
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
+SYNC_QUERY = b"\x1b[?2026$p"
+"""DECRQM for synchronized output: Textual asks once at start-up."""
+SYNC_REPLY = b"\x1b[?2026;2$y"
+""""Supported, currently reset": what kitty, WezTerm, iTerm2, foot or tmux 3.4 answer."""
+SYNC_START = b"\x1b[?2026h"
+"""Textual opens every frame with this once the terminal said it supports it."""
+
 
 class PtyProgram:
     """A program attached to a fresh pty of a given size.
@@ -25,6 +32,8 @@ class PtyProgram:
         columns: Terminal width.
         rows: Terminal height.
         env: Environment overrides (TERM defaults to xterm-256color).
+        answer_sync_query: Answer Textual's synchronized-output query as a modern terminal
+            does, so that every frame is bracketed by ``SYNC_START`` and can be counted.
     """
 
     def __init__(
@@ -34,6 +43,7 @@ class PtyProgram:
         columns: int = 80,
         rows: int = 24,
         env: Mapping[str, str] | None = None,
+        answer_sync_query: bool = True,
     ) -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
@@ -49,6 +59,7 @@ class PtyProgram:
         )
         os.close(slave)
         self.output = bytearray()
+        self._answer_sync_query = answer_sync_query
 
     def read_for(self, seconds: float) -> int:
         """Read everything written during ``seconds``; returns the byte count."""
@@ -60,14 +71,22 @@ class PtyProgram:
 
     def wait_for(self, pattern: bytes, timeout: float = 30.0) -> float:
         """Seconds from start until ``pattern`` first appears in the output."""
+        return self.seen_at(pattern, timeout) - self.started
+
+    def seen_at(self, pattern: bytes, timeout: float = 30.0, *, since: int = 0) -> float:
+        """``perf_counter()`` when ``pattern`` was read, looking from output offset ``since``.
+
+        The time is taken when the read that completed the pattern returned, so it is what a
+        terminal would have had on screen at most one read earlier.
+        """
         deadline = time.perf_counter() + timeout
-        while pattern not in self.output:
+        while self.output.find(pattern, since) < 0:
             remaining = deadline - time.perf_counter()
             if remaining <= 0 or self.process.poll() is not None:
                 tail = bytes(self.output[-400:])
                 raise TimeoutError(f"{pattern!r} never appeared; last output: {tail!r}")
             self._read_once(remaining)
-        return time.perf_counter() - self.started
+        return time.perf_counter()
 
     def _read_once(self, timeout: float) -> int:
         ready, _, _ = select.select([self.master], [], [], min(timeout, 0.1))
@@ -77,6 +96,9 @@ class PtyProgram:
             chunk = os.read(self.master, 65536)
         except OSError:
             return 0
+        if self._answer_sync_query and SYNC_QUERY in self.output[-16:] + chunk:
+            self._answer_sync_query = False
+            os.write(self.master, SYNC_REPLY)
         self.output += chunk
         return len(chunk)
 

@@ -3,15 +3,14 @@
 Starts ``guildwatch-server`` as a child process (so the clients here do not share its core),
 opens ``--streams`` SSE streams to one guild, then posts ``--events`` heartbeats with distinct
 versions (each one is a status change, so one event per stream) and waits until every stream
-has received the last one. Prints events delivered per second and the server's RSS (VmRSS)
-idle, with the streams open, and after the run. Not part of CI.
+has received the last one. Reports events delivered per second, per server CPU-second, and
+the server's RSS (VmRSS) idle and with the streams open.
 
-    .venv/bin/python bench/server_fanout.py --streams 100 --events 500
+    python -m bench server_fanout --runs 3
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import secrets
@@ -20,6 +19,8 @@ import sys
 import time
 
 import httpx
+
+from bench._report import Figure, Row
 
 GUILD = "111111111111111111"
 
@@ -77,7 +78,11 @@ async def reader(
         writer.close()
 
 
-async def run(streams: int, events: int, guilds: int) -> None:
+NAME = "server fan-out"
+
+
+async def measure(streams: int, events: int, guilds: int) -> dict[str, float]:
+    """One fan-out run: delivered events/s, events per server CPU-second, RSS in MiB."""
     token, bot = "bench-" + secrets.token_hex(8), "bot-" + secrets.token_hex(8)
     env = {**os.environ, "GUILDWATCH_SERVER_TOKENS": token, "GUILDWATCH_SERVER_BOT_TOKENS": bot}
     argv = [sys.executable, "-m", "guildwatch.server.main", "--port", "0", "--db", ":memory:"]
@@ -117,27 +122,55 @@ async def run(streams: int, events: int, guilds: int) -> None:
         cpu = cpu_seconds(server.pid) - cpu_before
         delivered = sum(counts) - before
         after = rss_mib(server.pid)
-        rate = delivered / elapsed
-        print(f"streams={streams} heartbeats={events} simulated_guilds={guilds}")
-        print(f"events delivered: {delivered} in {elapsed:.2f} s = {rate:,.0f} events/s")
-        print(f"server CPU: {cpu:.2f} s = {delivered / cpu:,.0f} events per CPU-second")
-        print(
-            f"server RSS: idle {idle:.1f} MiB, {streams} streams open {opened:.1f} MiB, "
-            f"after run {after:.1f} MiB"
-        )
+        return {
+            "rate": delivered / elapsed,
+            "per_cpu": delivered / max(cpu, 0.01),
+            "idle": idle,
+            "opened": opened,
+            "after": after,
+        }
     finally:
         server.terminate()
         server.wait(15)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--streams", type=int, default=100)
-    parser.add_argument("--events", type=int, default=500)
-    parser.add_argument("--guilds", type=int, default=0, help="also simulate this many guilds")
-    args = parser.parse_args()
-    asyncio.run(run(args.streams, args.events, args.guilds))
+def run(runs: int, streams: int = 100, events: int = 500) -> list[Row]:
+    results = [asyncio.run(measure(streams, events, 0)) for _ in range(runs)]
 
+    def figure(key: str) -> Figure:
+        return Figure.of([r[key] for r in results])
 
-if __name__ == "__main__":
-    main()
+    return [
+        Row(
+            NAME,
+            f"events delivered to {streams} streams",
+            "events/s",
+            figure("rate"),
+            "-",
+            None,
+            "report",
+            None,
+        ),
+        Row(
+            NAME,
+            "events per server CPU-second",
+            "events/s",
+            figure("per_cpu"),
+            "-",
+            None,
+            "report",
+            None,
+        ),
+        Row(
+            NAME,
+            f"server RSS, {streams} streams open",
+            "MiB",
+            figure("opened"),
+            "server idle",
+            figure("idle"),
+            "report",
+            None,
+            f"server fan-out: guildwatch-server subprocess, {events} heartbeats with new "
+            "versions, raw-socket readers (so the figure is the server's, not a client's).",
+        ),
+    ]

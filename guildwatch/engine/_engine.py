@@ -45,7 +45,10 @@ class Engine:
         if client is None:
             # One connection per guild stream, never queued behind polls (pitfalls, httpx).
             self._stream_client = _make_client(settings, httpx.Limits(max_connections=None))
-            self._poll_client = _make_client(settings, httpx.Limits(max_connections=10))
+            # Polls come a minute apart: an idle keep-alive socket would only sit there.
+            self._poll_client = _make_client(
+                settings, httpx.Limits(max_connections=10, max_keepalive_connections=0)
+            )
         else:
             self._stream_client = self._poll_client = client
         self._watchers: dict[str, GuildWatcher] = {}
@@ -115,5 +118,6 @@ def _make_client(settings: EngineSettings, limits: httpx.Limits) -> httpx.AsyncC
         max_redirects=settings.max_redirects,
         timeout=timeouts(settings),
         limits=limits,
-        trust_env=False,
+        # trust_env (the default) honours HTTP(S)_PROXY/NO_PROXY and SSL_CERT_FILE, so the
+        # engine works behind the proxies protocol.md expects; the token stays in a header.
     )

@@ -25,7 +25,6 @@ around (see ``shared/pitfalls.md``):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from httpx_sse._decoders import SSEDecoder
@@ -33,7 +32,6 @@ from httpx_sse._decoders import SSEDecoder
 from guildwatch.errors import EventTooLarge
 
 BOM = b"\xef\xbb\xbf"
-_LINE_END = re.compile(rb"[\r\n]")
 _MAX_RETRY_DIGITS = 9
 """``retry:`` values longer than this are clamped: int() refuses > 4300 digits (a traceback)."""
 
@@ -80,27 +78,21 @@ class LineSplitter:
             self._skip_lf = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        lines: list[bytes] = []
-        start = 0
-        while (match := _LINE_END.search(chunk, start)) is not None:
-            end = match.start()
+        if b"\r" in chunk:
+            # CRLF first, then a lone CR: each is one line end. A CR that ends the read ends
+            # its line now (no waiting for the next read); an LF starting the next read is
+            # then the rest of a CRLF, skipped above.
+            self._skip_lf = chunk.endswith(b"\r")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *lines, rest = chunk.split(b"\n")
+        if lines:
             if self._buffer:
-                self._buffer += chunk[start:end]
-                line = bytes(self._buffer)
+                self._buffer += lines[0]
+                lines[0] = bytes(self._buffer)
                 self._buffer.clear()
-            else:
-                line = chunk[start:end]
-            self._check(len(line))
-            lines.append(line)
-            start = end + 1
-            if chunk[end] == 0x0D:
-                # A CR ends the line now (no waiting for the next read); skip the LF of a CRLF.
-                if start == len(chunk):
-                    self._skip_lf = True
-                elif chunk[start] == 0x0A:
-                    start += 1
-        self._check(len(self._buffer) + len(chunk) - start)
-        self._buffer += chunk[start:]
+            self._check(max(map(len, lines)))
+        self._check(len(self._buffer) + len(rest))
+        self._buffer += rest
         return lines
 
     def _check(self, size: int) -> None:
@@ -152,6 +144,10 @@ class EventParser:
         # Line ends are ASCII and UTF-8 self-synchronises, so decoding line by line equals
         # decoding the stream first; any charset parameter is ignored (9.2.6: always UTF-8).
         line = raw.decode("utf-8", "replace")
+        if raw[:5] == b"data:":  # the common case first (this loop is the engine's hot path)
+            self._add_data(len(raw))
+            self._decoder.decode(line)
+            return None
         name, _, value = line.partition(":")
         if name == "retry":
             value = value.removeprefix(" ")
@@ -163,16 +159,19 @@ class EventParser:
             value = value.removeprefix(" ")
             if "\0" not in value:
                 self._id_buffer = value
-        elif name == "data":
-            self._data_seen = True
-            self._data_bytes += len(raw)
-            if self._data_bytes > self._max_event_bytes:
-                raise EventTooLarge(
-                    f"The server sent an event larger than {self._max_event_bytes} bytes; "
-                    "the connection was dropped."
-                )
+        elif name == "data":  # "data" without a colon: an empty data line
+            self._add_data(len(raw))
         self._decoder.decode(line)
         return None
+
+    def _add_data(self, size: int) -> None:
+        self._data_seen = True
+        self._data_bytes += size
+        if self._data_bytes > self._max_event_bytes:
+            raise EventTooLarge(
+                f"The server sent an event larger than {self._max_event_bytes} bytes; "
+                "the connection was dropped."
+            )
 
     def _dispatch(self) -> SSEEvent | None:
         # Dispatch step 1 runs even when nothing fires: an id-only block moves the last id.

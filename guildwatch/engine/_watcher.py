@@ -127,7 +127,7 @@ class GuildWatcher:
         while True:
             self._store.set_connection(self.guild_id, "connecting", attempt=self._attempt)
             log.info(
-                "%s: connecting (attempt %d, Last-Event-ID %r)",
+                "%s: connecting (attempt %d), Last-Event-ID %r",
                 self.guild_id,
                 self._attempt + 1,
                 self._last_event_id or None,

@@ -47,8 +47,11 @@ class Detail(TickingText):
 
     def watch_snapshot(self) -> None:
         super().watch_snapshot()
-        # The line is cut to its width; pointing at it shows the whole (safe) message.
         snapshot = self.snapshot
+        # Nothing to say (a healthy guild): give the line back, so healthy rows take two lines
+        # and a list of guilds stays compact. Which parts exist depends on the snapshot only.
+        self.display = snapshot is not None and bool(detail_parts(snapshot, self._clock()))
+        # The line is cut to its width; pointing at it shows the whole (safe) message.
         problem = snapshot.error if snapshot is not None else None
         if problem is None and snapshot is not None:
             problem = snapshot.warning

@@ -55,5 +55,7 @@ class LastSeen(TickingText):
 
     def watch_snapshot(self) -> None:
         super().watch_snapshot()
+        # Before any status there is nothing to say: the row is just its headline.
+        self.display = self.snapshot is not None and self.snapshot.status is not None
         # Tooltip text is plain Content, like everything from the server.
         self.tooltip = exact_time(self.snapshot) if self.snapshot is not None else None

@@ -246,7 +246,7 @@ def test_watch_json_lines_follow_changes_and_ctrl_c_exits_130(
     assert code == 130
     assert stderr == ""
     log = log_file.read_text()
-    assert "connecting (attempt 1," in log
+    assert "connecting (attempt 1)" in log
     assert "Traceback" not in log
 
 

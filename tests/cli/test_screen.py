@@ -41,7 +41,7 @@ def test_screen_shows_status_and_never_the_token(
         pane.send_keys("q")
         assert "[exit 0]" in pane.wait_for("[exit", timeout=20)
     log = log_file.read_text()
-    assert "connecting (attempt 1," in log
+    assert "connecting (attempt 1)" in log
     assert real_server.token not in log
 
 

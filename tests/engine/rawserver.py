@@ -53,18 +53,29 @@ class Conn:
         headers: Sequence[tuple[str, str]] = EVENT_STREAM_HEAD,
         *,
         reason: str = "Whatever",
+        keep_alive: bool = False,
     ) -> None:
-        """Send a status line and headers; the body then runs until the connection ends."""
+        """Send a status line and headers; without a length the body runs until the end."""
         lines = [f"HTTP/1.1 {status} {reason}", *(f"{k}: {v}" for k, v in headers)]
-        lines.append("Connection: close")
+        if not keep_alive:
+            lines.append("Connection: close")
         await self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
     async def respond(
-        self, status: int, body: bytes = b"", headers: Sequence[tuple[str, str]] = ()
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: Sequence[tuple[str, str]] = (),
+        *,
+        keep_alive: bool = False,
     ) -> None:
-        """A complete response with Content-Length, then a clean close."""
-        await self.head(status, [*headers, ("Content-Length", str(len(body)))])
+        """A complete response with Content-Length, then a clean close (or, with
+        ``keep_alive``, the connection left open for the client to reuse or close)."""
+        head = [*headers, ("Content-Length", str(len(body)))]
+        await self.head(status, head, keep_alive=keep_alive)
         await self.send(body)
+        if keep_alive:
+            await self.hold()
         await self.close()
 
     async def send(self, data: bytes) -> None:

@@ -76,7 +76,7 @@ async def test_comments_keep_a_quiet_stream_alive() -> None:
             return
         await conn.head()
         await conn.send(event("1"))
-        for _ in range(12):  # 1.2 s of heartbeats, four watchdog periods
+        for _ in range(15):  # 1.5 s of heartbeats, three watchdog periods
             await asyncio.sleep(0.1)
             await conn.send(b": heartbeat\n\n")
         await conn.send(event("done"))
@@ -84,7 +84,7 @@ async def test_comments_keep_a_quiet_stream_alive() -> None:
 
     store = make_store()
     async with RawServer(handler) as server:
-        async with running(fast_settings(server.url, heartbeat_timeout=0.3), store):
+        async with running(fast_settings(server.url, heartbeat_timeout=0.5), store):
             await wait_until(lambda: version(store) == "done")
         assert len(server.stream_requests) == 1
         assert {e.connection for e in store.history(GUILD)} == {"connecting", "connected"}

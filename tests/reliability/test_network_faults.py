@@ -26,6 +26,7 @@ from tests.reliability.support import (
     SERVER_HEARTBEAT,
     WATCHDOG,
     Recorder,
+    Seen,
     report,
     rig,
     rig_settings,
@@ -34,6 +35,15 @@ from tests.reliability.support import (
 )
 
 pytestmark = pytest.mark.timeout(30)
+
+BLIP_BOUND = 0.5
+"""Documented bound: how long a stale "online" may show right after a reconnect opens."""
+
+
+def online_time(seen: list[Seen], *, until: float) -> float:
+    """Seconds the dot showed "online" in a recorded stretch (up to ``until``)."""
+    ends = [s.at for s in seen[1:]] + [until]
+    return sum((end - s.at for s, end in zip(seen, ends, strict=True) if s.kind == "online"), 0.0)
 
 
 async def test_partition_longer_than_the_watchdog(real_server: RunningServer) -> None:
@@ -99,8 +109,13 @@ async def test_laptop_sleep_then_traffic_resumes(server_factory: ServerFactory) 
         # The bot went offline while we slept: after waking, guildwatch must say so.
         recovery = await wait_for(shows(r.recorder, "offline", "1.0"), RECOVER_BOUND, "offline")
         assert r.recorder.now.connection == "connected"
-        assert all(s.kind != "online" for s in r.recorder.between(woke))
-        report("laptop sleep 10 x heartbeat", detect_s=detected, recovery_s=recovery)
+        # On a resume the server replays what changed right after the headers; between the
+        # connection opening and that replay the last status (online) is still on show. That
+        # blip is inherent in resuming (if nothing changed, nothing is replayed and the cached
+        # status *is* current); it must end with the replay, not linger.
+        blip = online_time(r.recorder.between(woke), until=time.monotonic())
+        assert blip < BLIP_BOUND
+        report("laptop sleep 10 x heartbeat", detect_s=detected, recovery_s=recovery, blip_s=blip)
 
 
 async def test_accept_and_drop_backs_off_instead_of_looping(real_server: RunningServer) -> None:
@@ -221,3 +236,29 @@ async def test_unreachable_host_is_never_online_and_gives_up(api_url: str) -> No
     assert recorder.now.status is None
     assert {s.kind for s in recorder.seen} <= {"connecting", "reconnecting", "lost"}
     report(f"unreachable {api_url}", gave_up_s=gave_up)
+
+
+async def test_refused_until_a_server_appears_then_the_retry_key_connects(
+    server_factory: ServerFactory,
+) -> None:
+    port = _closed_port()
+    settings = rig_settings(f"http://127.0.0.1:{port}", "tok-SECRET-refused", max_retries=3)
+    store = StatusStore()
+    store.add_guild("111111111111111111")
+    recorder = Recorder(store, "111111111111111111")
+    engine = Engine(settings, store)
+    recording = asyncio.create_task(recorder.run())
+    running = asyncio.create_task(engine.run())
+    try:
+        await wait_for(lambda: recorder.now.connection == "error", 10, "giving up")
+        server = await asyncio.to_thread(server_factory, port=port, tokens={settings.token: None})
+        await asyncio.to_thread(server.heartbeat, "111111111111111111", "1.0")
+        appeared = time.monotonic()
+        engine.retry()  # the user presses r once the server is there
+        recovery = await wait_for(shows(recorder, "online", "1.0"), RECOVER_BOUND, "online")
+        assert all(s.kind != "online" for s in recorder.between(0, appeared))
+        report("refused, then the server appears + retry key", recovery_s=recovery)
+    finally:
+        await engine.stop()
+        await running
+        recording.cancel()

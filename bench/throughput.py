@@ -1,21 +1,23 @@
-"""Events per second through the engine into the store, against raw httpx-sse, same stream.
+"""Event throughput: events/s from a local server through the engine into the store.
 
-Run: ``.venv/bin/python bench/engine_throughput.py [events]``. A local asyncio server sends
-the same pre-built stream (N status events, then a clean end) to both consumers in turn:
+``python -m bench throughput``. A local asyncio server sends the same pre-built stream
+(N status events, then a clean end) to each consumer in turn, in the same process (the floors
+are in-process too, so this one is measured in-process):
 
-- raw: ``httpx_sse.aconnect_sse`` + ``aiter_sse`` + ``json.loads`` per event (no validation,
-  no store): the floor our own parsing is compared with;
-- engine: ``Engine`` + ``StatusStore``: bounded splitter, httpx-sse decoder, full payload
-  validation (dateutil), one store write per event.
+- floors: raw ``aiter_bytes`` (the socket), ``aiter_lines``, and plain httpx-sse
+  ``aiter_sse`` + ``json.loads`` per event (no validation, no store);
+- guildwatch: ``Engine`` + ``StatusStore``: bounded splitter, spec-exact SSE parsing, full
+  payload validation, one store write per event.
 
-Also prints the peak traced memory while the engine refuses an 8 MiB line.
+Also: parsing alone (no socket) against httpx-sse's decoders, and the peak traced memory while
+the engine refuses an 8 MiB line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sys
+import logging
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
@@ -24,6 +26,7 @@ import httpx
 from httpx_sse import aconnect_sse
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
+from bench._report import Figure, Row
 from guildwatch.engine import Engine, EngineSettings
 from guildwatch.engine._sse import EventParser
 from guildwatch.store import StatusStore
@@ -53,7 +56,7 @@ async def serve(body: bytes) -> tuple[asyncio.Server, int]:
         except asyncio.IncompleteReadError:
             return
         path = request.split(b" ", 2)[1].decode()
-        if path.endswith("/status/stream") and path not in served:
+        if "/status/stream" in path and path not in served:
             served.add(path)
             writer.write(HEAD)
             writer.write(body)
@@ -68,29 +71,44 @@ async def serve(body: bytes) -> tuple[asyncio.Server, int]:
     return server, server.sockets[0].getsockname()[1]
 
 
-async def raw_rate(url: str, count: int) -> float:
-    async with httpx.AsyncClient(timeout=30) as client:
+async def floor_rates(url: str, count: int, size: int) -> tuple[float, float, float]:
+    """Events/s for the three floors: aiter_bytes, aiter_lines, aiter_sse + json.loads."""
+    async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
+        started = time.perf_counter()
+        received = 0
+        async with client.stream("GET", f"{url}-bytes") as response:
+            async for chunk in response.aiter_bytes():
+                received += len(chunk)
+        assert received == size, received
+        raw_bytes = count / (time.perf_counter() - started)
+        started = time.perf_counter()
+        lines = 0
+        async with client.stream("GET", f"{url}-lines") as response:
+            async for _ in response.aiter_lines():
+                lines += 1
+        assert lines >= 2 * count, lines
+        raw_lines = count / (time.perf_counter() - started)
         started = time.perf_counter()
         seen = 0
-        async with aconnect_sse(client, "GET", url) as source:
+        async with aconnect_sse(client, "GET", f"{url}-sse") as source:
             async for sse in source.aiter_sse():
                 json.loads(sse.data)
                 seen += 1
-        elapsed = time.perf_counter() - started
-    assert seen == count, seen
-    return count / elapsed
+        assert seen == count, seen
+        sse_json = count / (time.perf_counter() - started)
+    return raw_bytes, raw_lines, sse_json
 
 
-async def engine_rate(base_url: str, count: int) -> float:
+async def engine_rate(base_url: str, guild: str, count: int) -> float:
     store = StatusStore()
-    store.add_guild(GUILD)
+    store.add_guild(guild)
     last = str(count - 1)
     done = asyncio.Event()
     subscription = store.subscribe(max_rate=1000)
 
     async def watch() -> None:
         async for _ in subscription:
-            status = store.get(GUILD).status
+            status = store.get(guild).status
             if status is not None and status.version == last:
                 done.set()
                 return
@@ -172,21 +190,85 @@ def parse_only_rates(body: bytes, count: int) -> tuple[float, float]:
     return theirs, ours
 
 
-async def main(count: int) -> None:
+NAME = "event throughput"
+DEFAULT_EVENTS = 50_000
+
+
+async def _measure(runs: int, count: int) -> dict[str, list[float]]:
     body = build_stream(count)
     server, port = await serve(body)
     base = f"http://127.0.0.1:{port}"
-    raw = await raw_rate(f"{base}/api/v1/guilds/raw/status/stream", count)
-    engine = await engine_rate(base, count)
-    server.close()
-    print(f"stream: {count} events, {len(body) / 2**20:.1f} MiB")
-    print(f"raw httpx-sse aiter_sse + json.loads: {raw:,.0f} events/s")
-    print(f"engine into the store (validated):    {engine:,.0f} events/s ({engine / raw:.0%})")
-    theirs, ours = parse_only_rates(body, count)
-    print(f"parsing only, httpx-sse decoders: {theirs:,.0f} events/s")
-    print(f"parsing only, engine _sse:        {ours:,.0f} events/s ({ours / theirs:.0%})")
-    print(f"peak traced memory, 8 MiB line refused: {await eight_mib_peak():.2f} MiB")
+    rates: dict[str, list[float]] = {
+        "bytes": [],
+        "lines": [],
+        "sse": [],
+        "engine": [],
+        "parse_theirs": [],
+        "parse_ours": [],
+    }
+    try:
+        for number in range(runs):
+            raw_bytes, raw_lines, sse_json = await floor_rates(
+                f"{base}/api/v1/guilds/floor{number}/status/stream", count, len(body)
+            )
+            rates["bytes"].append(raw_bytes)
+            rates["lines"].append(raw_lines)
+            rates["sse"].append(sse_json)
+            rates["engine"].append(await engine_rate(base, f"engine{number}", count))
+            theirs, ours = parse_only_rates(body, count)
+            rates["parse_theirs"].append(theirs)
+            rates["parse_ours"].append(ours)
+        rates["peak"] = [await eight_mib_peak()]
+    finally:
+        server.close()
+    return rates
 
 
-if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 50_000))
+def run(runs: int, events: int = DEFAULT_EVENTS) -> list[Row]:
+    # The 8 MiB refusal and the clean ends are logged as warnings: not for the report.
+    logging.getLogger("guildwatch").addHandler(logging.NullHandler())
+    rates = asyncio.run(_measure(runs, events))
+    engine = Figure.of(rates["engine"])
+    note = (
+        f"event throughput: {events:,} events per run ({len(build_stream(events)) / 2**20:.1f} "
+        "MiB), every event a status change; local asyncio server, consumers in-process."
+    )
+
+    def row(metric: str, floor_name: str, key: str, target: str, ratio: float | None) -> Row:
+        floor = Figure.of(rates[key])
+        met = None if ratio is None else engine.median / floor.median >= ratio
+        return Row(NAME, metric, "events/s", engine, floor_name, floor, target, met)
+
+    parse_ours, parse_theirs = Figure.of(rates["parse_ours"]), Figure.of(rates["parse_theirs"])
+    return [
+        row(
+            "engine into the store, validated",
+            "httpx-sse aiter_sse + json.loads",
+            "sse",
+            ">= 1.0 x",
+            1.0,
+        ),
+        row("engine into the store, validated", "httpx aiter_lines", "lines", "-", None),
+        row("engine into the store, validated", "httpx aiter_bytes", "bytes", "-", None),
+        Row(
+            NAME,
+            "parsing only (no socket) + json.loads",
+            "events/s",
+            parse_ours,
+            "httpx-sse SSELineDecoder/SSEDecoder + json.loads",
+            parse_theirs,
+            ">= 1.0 x",
+            parse_ours.median >= parse_theirs.median,
+        ),
+        Row(
+            NAME,
+            "peak traced memory while refusing an 8 MiB line",
+            "MiB",
+            Figure.of(rates["peak"]),
+            "-",
+            None,
+            "bounded (cap 1 MiB)",
+            rates["peak"][0] < 8,
+            note,
+        ),
+    ]

@@ -1,0 +1,137 @@
+"""Idle cost: CPU % and bytes/s written to the terminal, pulse on, one guild Online.
+
+All programs run at the same time, each in its own 80x24 pty, for ``seconds`` (60 by default,
+as the issue asks), after a settle time that skips start-up output (first paint, terminal
+queries). Over SSH every byte written is a byte sent.
+
+- guildwatch: ``guildwatch`` against a ``guildwatch-server`` subprocess, one guild Online with
+  a recent heartbeat, pulse on; and the same with ``--no-animation``;
+- floors: the bare Textual app with one static label, and the same app toggling one dot's
+  colour 4 times a second.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+from bench._command import command_name, guildwatch
+from bench._pty import PtyProgram
+from bench._report import Figure, Row
+from bench._servers import ServerProcess, bench_guild_ids
+
+NAME = "idle cost"
+SETTLE_SECONDS = 3.0
+DEFAULT_SECONDS = 60.0
+TARGET_CPU_PERCENT = 1.0
+TARGET_BYTES_PER_SECOND = 150.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    bytes_per_second: float
+    cpu_percent: float
+
+
+def _measure_together(programs: dict[str, PtyProgram], seconds: float) -> dict[str, Sample]:
+    """Read every pty for ``seconds``; bytes and CPU per program over that window."""
+    cpu_before = {name: program.cpu_seconds() for name, program in programs.items()}
+    counts = dict.fromkeys(programs, 0)
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for name, program in programs.items():
+            counts[name] += program.read_for(0.02)
+    elapsed = time.perf_counter() - started
+    return {
+        name: Sample(
+            counts[name] / elapsed,
+            100 * (program.cpu_seconds() - cpu_before[name]) / elapsed,
+        )
+        for name, program in programs.items()
+    }
+
+
+def run(runs: int, seconds: float = DEFAULT_SECONDS) -> list[Row]:
+    guild = bench_guild_ids(1)[0]
+    samples: dict[str, list[Sample]] = {"pulse": [], "static": [], "bare": [], "toggle": []}
+    bare = [sys.executable, "-m", "bench.floors.bare_app"]
+    with ServerProcess([guild], ["--offline-after", "3600"]) as server:
+        for _ in range(runs):
+            server.heartbeat(guild, "1.0.0")
+            pulse_argv, env = guildwatch(server.url, server.token, [guild])
+            static_argv, _ = guildwatch(server.url, server.token, [guild], "--no-animation")
+            commands = {
+                "pulse": (pulse_argv, env, b"Online"),
+                "static": (static_argv, env, b"Online"),
+                "bare": (bare, {}, b"ready"),
+                "toggle": ([*bare, "--toggle", "4"], {}, b"ready"),
+            }
+            programs = {
+                name: PtyProgram(argv, env=extra) for name, (argv, extra, _) in commands.items()
+            }
+            try:
+                for name, program in programs.items():
+                    program.wait_for(commands[name][2], timeout=60)
+                _measure_together(programs, SETTLE_SECONDS)
+                for name, sample in _measure_together(programs, seconds).items():
+                    samples[name].append(sample)
+            finally:
+                for program in programs.values():
+                    program.stop()
+
+    def figure(name: str, cpu: bool) -> Figure:
+        values = [s.cpu_percent if cpu else s.bytes_per_second for s in samples[name]]
+        return Figure.of(values)
+
+    toggle_name = "bare Textual app, one dot toggled 4 times a second"
+    static_name = "bare Textual app, one static label"
+    pulse_cpu, pulse_bytes = figure("pulse", True), figure("pulse", False)
+    static_cpu, static_bytes = figure("static", True), figure("static", False)
+    cpu_target = f"<= {TARGET_CPU_PERCENT:g} %"
+    bytes_target = f"<= {TARGET_BYTES_PER_SECOND:g} B/s"
+    return [
+        Row(
+            NAME,
+            "CPU, pulse on",
+            "%",
+            pulse_cpu,
+            toggle_name,
+            figure("toggle", True),
+            cpu_target,
+            pulse_cpu.median <= TARGET_CPU_PERCENT,
+        ),
+        Row(
+            NAME,
+            "written to the terminal, pulse on",
+            "B/s",
+            pulse_bytes,
+            toggle_name,
+            figure("toggle", False),
+            bytes_target,
+            pulse_bytes.median <= TARGET_BYTES_PER_SECOND,
+        ),
+        Row(
+            NAME,
+            "CPU, --no-animation",
+            "%",
+            static_cpu,
+            static_name,
+            figure("bare", True),
+            cpu_target,
+            static_cpu.median <= TARGET_CPU_PERCENT,
+        ),
+        Row(
+            NAME,
+            "written to the terminal, --no-animation",
+            "B/s",
+            static_bytes,
+            static_name,
+            figure("bare", False),
+            bytes_target,
+            static_bytes.median <= TARGET_BYTES_PER_SECOND,
+            f"idle cost: {command_name()} and the floors side by side, {seconds:g} s per run "
+            "after a 3 s settle, 80x24 pty, TERM=xterm-256color; the terminal answers the "
+            "synchronized-output query as modern terminals do.",
+        ),
+    ]
