@@ -12,6 +12,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from guildwatch.display import format_distance, safe, status_kind, status_word
+from guildwatch.history import (
+    TIMELINE_WINDOW,
+    TimelineState,
+    outage_count,
+    timeline,
+    uptime_percent,
+)
 from guildwatch.ui._status_dot import GLYPHS
 from guildwatch.ui._ticking import TICK_INTERVAL
 
@@ -74,6 +81,43 @@ def backoff(snapshot: GuildSnapshot, now: datetime) -> str:
     return f"{attempt} · next retry in {seconds} s ({exact(snapshot.next_retry_at)})"
 
 
+TIMELINE_GLYPHS: dict[TimelineState, str] = {
+    "online": "█",
+    "offline": "▁",
+    "lost": "▒",
+    "unknown": ".",
+}
+"""One glyph per state, different in shape, so the timeline reads without colour."""
+
+TIMELINE_LEGEND = "█ online  ▁ offline  ▒ connection lost  . unknown / not watching"
+
+_BUCKET_CHOICES = (60, 30, 20, 12, 6)
+"""Slices of the hour: one per 1, 2, 3, 5 or 10 minutes, the finest that fits the width."""
+
+
+def uptime_line(entries: tuple[HistoryEntry, ...], now: datetime) -> str:
+    """ "99.2 % online since 13:00:00 UTC · 3 outages" from the store's history."""
+    outages = outage_count(entries)
+    counted = f"{outages} outage" if outages == 1 else f"{outages} outages"
+    percent = uptime_percent(entries, now)
+    if percent is None or not entries:
+        return f"not known yet · {counted}"
+    return f"{percent:.1f} % online since {entries[0].at:%H:%M:%S} UTC · {counted}"
+
+
+def timeline_lines(entries: tuple[HistoryEntry, ...], now: datetime, width: int) -> list[str]:
+    """The last hour as one row of glyphs, its time axis, and the legend."""
+    buckets = next((b for b in _BUCKET_CHOICES if b <= width - 12), _BUCKET_CHOICES[-1])
+    row = "".join(TIMELINE_GLYPHS[state] for state in timeline(entries, now, buckets=buckets))
+    minutes = 60 // buckets
+    start = now - TIMELINE_WINDOW
+    return [
+        f"Last hour   {row}",
+        f"            {start:%H:%M} → {now:%H:%M} UTC, 1 mark = {minutes} min",
+        f"            {TIMELINE_LEGEND}",
+    ]
+
+
 def history_lines(entries: tuple[HistoryEntry, ...]) -> list[str]:
     """Every recorded change, newest first, with exact times."""
     lines = []
@@ -133,6 +177,7 @@ class GuildDetail(Screen[None]):
         with VerticalScroll():
             yield Static(id="title", markup=False)
             yield Static(id="facts", markup=False)
+            yield Static(id="timeline", markup=False)
             yield Static("History (newest first)", classes="heading", markup=False)
             yield Static(id="history", markup=False)
         yield Footer()
@@ -147,10 +192,13 @@ class GuildDetail(Screen[None]):
         now = self._clock()
         kind = status_kind(snapshot)
         title = f"{GLYPHS[kind]} {status_word(snapshot, now)} · {safe(snapshot.label, 60)}"
+        entries = self.store.history(self.guild_id)
+        lines = [*facts(snapshot, now), f"Uptime      {uptime_line(entries, now)}"]
         return {
             "title": title,
-            "facts": "\n".join(facts(snapshot, now)),
-            "history": "\n".join(history_lines(self.store.history(self.guild_id))),
+            "facts": "\n".join(lines),
+            "timeline": "\n".join(timeline_lines(entries, now, self.size.width - 2)),
+            "history": "\n".join(history_lines(entries)),
         }
 
     def refresh_from_store(self) -> None:

@@ -162,10 +162,33 @@ MIXED: tuple[tuple[str, str, State], ...] = (
 """Eight guilds, one or two per state, for the list's tests and snapshots."""
 
 
+CINDER_HOUR: tuple[tuple[int, State], ...] = (
+    (60, "online"),
+    (45, "offline"),
+    (40, "online"),
+    (20, "reconnecting"),
+    (18, "lost"),
+    (10, "online"),
+)
+"""Cinder's last hour (minutes before :data:`NOW`, state), before it ends up reconnecting."""
+
+
 def mixed_store(clock: FakeClock) -> StatusStore:
-    """A store with the :data:`MIXED` guilds, each driven into its state."""
+    """A store with the :data:`MIXED` guilds, each driven into its state.
+
+    Watching started an hour before ``clock.now``; Cinder (the third guild) went through
+    :data:`CINDER_HOUR` meanwhile, so its detail view has a timeline, uptime and outages.
+    """
+    now = clock.now
     store = StatusStore(clock=clock)
-    for guild_id, name, state in MIXED:
+    clock.now = now - timedelta(hours=1)
+    for guild_id, name, _ in MIXED:
         store.add_guild(guild_id, name=name)
+    cinder = MIXED[2][0]
+    for minutes_before, state in CINDER_HOUR:
+        clock.now = now - timedelta(minutes=minutes_before)
+        put_in_state(store, state, clock, cinder)
+    clock.now = now
+    for guild_id, _, state in MIXED:
         put_in_state(store, state, clock, guild_id)
     return store

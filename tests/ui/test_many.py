@@ -197,9 +197,20 @@ async def test_enter_opens_the_detail_view_with_exact_times_error_and_backoff() 
         assert "Heartbeat   2026-11-22 13:59:40 UTC (less than a minute ago)" in texts["facts"]
         assert "Error       Connection refused by 127.0.0.1:8765" in texts["facts"]
         assert "attempt 2 · next retry in 4 s (2026-11-22 14:00:04 UTC)" in texts["facts"]
+        # Cinder's hour (support.CINDER_HOUR): 15 min up, 5 down, 20 up, 2 reconnecting,
+        # 8 lost, 10 up; "unknown" time counts neither way, so 45 of 50 known minutes.
+        assert "Uptime      90.0 % online since 13:00:00 UTC · 2 outages" in texts["facts"]
+        timeline = texts["timeline"].splitlines()
+        assert timeline[0] == "Last hour   " + "█" * 15 + "▁" * 5 + "█" * 20 + ".." + "▒" * 8 + (
+            "█" * 10
+        )
+        assert timeline[1].strip() == "13:00 → 14:00 UTC, 1 mark = 1 min"
+        assert "▒ connection lost" in timeline[2]
         history = texts["history"].splitlines()
-        assert history[0].split()[3:5] == ["disconnected", "online"]  # newest first
-        assert history[-1].split()[3:5] == ["connecting", "unknown"]
+        assert len(history) == 9  # every change since watching started, newest first
+        assert history[0].split()[3:5] == ["disconnected", "online"]
+        assert history[2].split()[1:5] == ["13:42:00", "UTC", "error", "online"]
+        assert history[-1].split()[1:5] == ["13:00:00", "UTC", "connecting", "unknown"]
         clock.advance(3)
         await wait_for(
             pilot, lambda: "next retry in 1 s" in screen_text(app), "the countdown ticks"
