@@ -61,7 +61,7 @@ class GuildwatchApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "retry", "Retry"),
-        Binding("R", "retry_all", "Retry all in error"),
+        Binding("R", "retry_all", "Retry all down"),
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         # No text input here, so Ctrl+C can mean what people expect: quit cleanly.

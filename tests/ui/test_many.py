@@ -132,7 +132,7 @@ async def test_capital_r_retries_every_guild_in_error_through_the_engine() -> No
         await pilot.press("R")
         # engine.retry(None): the engine picks the guilds in error or disconnected.
         assert engine.retries == [None]
-        assert "R Retry all in error" in screen_text(app)
+        assert "R Retry all down" in screen_text(app)
 
 
 async def test_slash_filters_by_name_or_id_and_escape_clears() -> None:
@@ -254,7 +254,7 @@ async def test_a_thousand_guilds_stay_responsive() -> None:
         await pilot.pause()
         guild_list = app.query_one(GuildList)
         latencies = []
-        for key in ["down"] * 30 + ["pagedown"] * 10 + ["end", "home", "k", "j"]:
+        for key in ["down"] * 15 + ["pagedown"] * 5 + ["end", "home", "k", "j"]:
             started = time.perf_counter()
             await pilot.press(key)
             latencies.append(time.perf_counter() - started)
@@ -272,8 +272,22 @@ async def test_a_thousand_guilds_stay_responsive() -> None:
             "the last burst on screen",
         )
         median, worst = statistics.median(latencies), max(latencies)
-        print(f"\n1,000 guilds: key press median {median * 1000:.1f} ms, max {worst * 1000:.1f} ms")
-        assert median < 0.5  # generous on 2 shared cores; the figure is the printed one
+        # The cost of one wake-up in which every guild changed group: update, one re-sort,
+        # summary, and the repaint of the 80x24 screen.
+        many = app.many
+        assert many is not None
+        for guild_id in store.guild_ids:
+            put_in_state(store, "lost", clock, guild_id)
+        started = time.perf_counter()
+        many.update([store.get(g) for g in store.guild_ids])
+        screen_text(app)
+        wake_up = time.perf_counter() - started
+        print(
+            f"\n1,000 guilds: key press (Pilot round trip) median {median * 1000:.1f} ms, "
+            f"max {worst * 1000:.1f} ms; one wake-up over all of them {wake_up * 1000:.1f} ms"
+        )
+        assert median < 0.5  # generous on 2 shared cores; the figures are the printed ones
+        assert wake_up < 1.0
         assert guild_list.rows == store.guild_ids
 
 
