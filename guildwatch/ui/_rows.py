@@ -91,7 +91,7 @@ class Layout:
 
     def header(self) -> list[tuple[str, Role]]:
         """Column titles (only worth showing when there is more than dot, name and word)."""
-        return _cells(self, "", "Guild", "Status", "Seen", "Version", "Source", "muted")
+        return _cells(self, "", "Guild", "Status", "Last seen", "Version", "Source", "muted")
 
 
 Cell = tuple[str, Role]

@@ -78,7 +78,7 @@ async def test_rows_are_worst_first_and_show_every_column() -> None:
         text = screen_text(app)
         assert "1 lost · 2 offline · 1 reconnecting · 1 connecting · 3 online" in text
         titles = next(line for line in text.splitlines() if "Version" in line)
-        assert titles.split() == ["Guild", "Status", "Seen", "Version", "Source"]
+        assert titles.split() == ["Guild", "Status", "Last", "seen", "Version", "Source"]
         fjord = next(line for line in text.splitlines() if "Fjord" in line)
         assert fjord.split() == ["◉", "Fjord", "Online", "2m", "v1.2.3", "poll"]
 
