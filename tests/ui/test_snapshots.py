@@ -52,9 +52,10 @@ def test_list_worst_first_with_selection(snap_compare: SnapCompare, size: tuple[
     assert snap_compare(_list_app(), terminal_size=size, press=["down"])
 
 
-def test_list_filtered(snap_compare: SnapCompare) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (40, 10)], ids=["80x24", "40x10"])
+def test_list_filtered(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     keys = ["slash", "o", "r"]  # Aurora, Dunmore, Fjord and Harbor
-    assert snap_compare(_list_app(), terminal_size=(80, 24), press=keys)
+    assert snap_compare(_list_app(), terminal_size=size, press=keys)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (40, 10)], ids=["80x24", "40x10"])
