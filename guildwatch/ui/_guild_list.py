@@ -165,8 +165,8 @@ class GuildList(ScrollView, can_focus=True):
             if before is None:
                 self._position[guild_id] = len(self._position)
                 moved = True
-            elif rank(before) != rank(snapshot):
-                moved = True
+            elif rank(before) != rank(snapshot) or (self._needle and before.name != snapshot.name):
+                moved = True  # another group, or a renamed guild may (no longer) match
             self._snapshots[guild_id] = snapshot
         if moved:
             self._resort()

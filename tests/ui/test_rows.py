@@ -1,10 +1,11 @@
-"""The list's rules without a screen: sort order, filter matching, columns per width."""
+"""The list's rules without a running app: sort order, filter matching, columns per width."""
 
 from __future__ import annotations
 
 from rich.cells import cell_len
 
 from guildwatch.store import GuildSnapshot
+from guildwatch.ui._guild_list import GuildList
 from guildwatch.ui._many import summary
 from guildwatch.ui._notices import Notice, merge_notices
 from guildwatch.ui._rows import Layout, matches, rank, row_cells
@@ -105,3 +106,17 @@ def test_many_notices_at_once_merge_into_one_per_title() -> None:
     assert merged[1] == offline[0]
     few = lost[:3]
     assert merge_notices(few) == few
+
+
+def test_a_renamed_guild_enters_and_leaves_an_active_filter() -> None:
+    clock = FakeClock()
+    store = mixed_store(clock)
+    guild_list = GuildList(store.snapshots(), clock)
+    guild_list.set_filter("zephyr")
+    assert guild_list.rows == ()
+    store.add_guild(MIXED[0][0], name="Zephyr")
+    guild_list.update([store.get(MIXED[0][0])])
+    assert guild_list.rows == (MIXED[0][0],)
+    sorts = guild_list.sorts
+    guild_list.update([store.get(MIXED[1][0])])  # same group, same name: no re-sort
+    assert guild_list.sorts == sorts
