@@ -19,6 +19,8 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RESULTS_FILE = DOCS / "benchmarks.json"
 REPORT_FILE = DOCS / "benchmarks.md"
+NOTES_FILE = Path(__file__).resolve().parent / "notes.md"
+"""Hand-written analysis (why a target is not met), appended to the generated report."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,5 +169,8 @@ def render(results: dict[str, dict[str, object]]) -> str:
         if notes:
             lines.append("")
             lines += [f"- {note}" for note in notes]
+        lines.append("")
+    if NOTES_FILE.exists():
+        lines.append(NOTES_FILE.read_text().rstrip("\n"))
         lines.append("")
     return "\n".join(lines)

@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import select
 import subprocess
 import sys
 import time
@@ -33,7 +34,7 @@ COUNTS = (1, 100, 1_000, 10_000)
 SCREEN_COUNTS = (1, 100, 1_000)
 """The screen draws one row per guild: 10,000 rows is past what a terminal shows (see note)."""
 SCREEN_TIMEOUT = 120.0
-ENGINE_TIMEOUT = 90.0
+ENGINE_TIMEOUT = 60.0
 SIM_BASE = 900_000_000_000_000_000
 
 
@@ -83,6 +84,11 @@ def engine_rss(server: ServerProcess, count: int) -> tuple[float, str]:
     )
     try:
         assert child.stdout is not None
+        # The child reports itself, but a saturated event loop may never get to: bound it.
+        ready, _, _ = select.select([child.stdout], [], [], ENGINE_TIMEOUT + 30)
+        if not ready:
+            rss = _rss_kib(child.pid)
+            return rss, f"no report within {ENGINE_TIMEOUT + 30:g} s (event loop saturated)"
         line = child.stdout.readline()
         if not line.startswith(("ready", "partial")):
             raise RuntimeError(f"engine child with {count} guilds failed: {line!r}")
@@ -133,7 +139,8 @@ def run(
         extra = ["--simulate", "--guilds", str(count), "--offline-after", "3600"]
         extra += ["--sim-period", "3600", "--max-streams-per-token", str(count + 10)]
         with ServerProcess((), extra) as server:
-            for _ in range(runs):
+            # 10,000 connections take minutes to settle on 2 cores: one run is enough there.
+            for _ in range(runs if count < 10_000 else 1):
                 kib, trouble = engine_rss(server, count)
                 engine[count].append(kib / 1024)
                 if trouble:
@@ -153,7 +160,8 @@ def run(
         rows.append(
             Row(
                 NAME,
-                f"headless engine, {count:,} guilds",
+                f"headless engine, {count:,} guilds"
+                + (" (not all connected)" if count in broken_engine else ""),
                 "MiB",
                 Figure.of(engine[count]),
                 floor_name,
@@ -175,7 +183,7 @@ def run(
                     None,
                 )
             )
-    rows += _per_guild(engine, "headless engine", counts)
+    rows += _per_guild(engine, "headless engine", [n for n in counts if n not in broken_engine])
     ran = [n for n in counts if screen[n]]
     if len(ran) >= 2:
         rows += _per_guild(screen, "screen", ran)

@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-retries",
         type=_count,
         metavar="N",
-        help='failed attempts in a row before "Connection lost" (default 3)',
+        help='reconnects after a failure before "Connection lost" (default 3: four failed '
+        "attempts in a row; 0 gives up at the first failure)",
     )
     timing.add_argument(
         "--no-stream",
