@@ -113,7 +113,7 @@ def test_a_renamed_guild_enters_and_leaves_an_active_filter() -> None:
     store = mixed_store(clock)
     guild_list = GuildList(store.snapshots(), clock)
     guild_list.set_filter("zephyr")
-    assert guild_list.rows == ()
+    assert len(guild_list.rows) == 0
     store.add_guild(MIXED[0][0], name="Zephyr")
     guild_list.update([store.get(MIXED[0][0])])
     assert guild_list.rows == (MIXED[0][0],)
