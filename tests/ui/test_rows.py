@@ -116,7 +116,7 @@ def test_a_renamed_guild_enters_and_leaves_an_active_filter() -> None:
     assert len(guild_list.rows) == 0
     store.add_guild(MIXED[0][0], name="Zephyr")
     guild_list.update([store.get(MIXED[0][0])])
-    assert guild_list.rows == (MIXED[0][0],)
+    assert list(guild_list.rows) == [MIXED[0][0]]
     sorts = guild_list.sorts
     guild_list.update([store.get(MIXED[1][0])])  # same group, same name: no re-sort
     assert guild_list.sorts == sorts
