@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from textual.app import ComposeResult
 
 _STATES: list[tuple[StatusKind, str, str]] = [
-    ("online", "Online", "the bot is up (the dot pulses)"),
+    ("online", "Online", "the bot is up (one guild: the dot pulses)"),
     ("offline", "Offline", "the bot is down: check Discord"),
     ("connecting", "Connecting…", "opening the stream"),
     ("reconnecting", "Reconnecting…", "the stream dropped; retrying"),
@@ -27,9 +27,11 @@ _STATES: list[tuple[StatusKind, str, str]] = [
 HELP_TEXT = "\n".join(
     [
         "Keys",
-        "  r         retry now (the selected guild);",
-        "            clicking a guild's row does too",
-        "  up/down   select another guild",
+        "  r         retry now (the selected guild)",
+        "  R         retry every guild that is down",
+        "  up/down   select (also j/k, PgUp/PgDn, Home/End)",
+        "  /         filter by name or id (Esc clears)",
+        "  Enter     details: history, uptime, last hour",
         "  ?         this help (Esc or ? closes it)",
         "  q         quit (Ctrl+C and Ctrl+Q too)",
         "",

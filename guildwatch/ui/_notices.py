@@ -29,6 +29,37 @@ class Notice:
     message: str
     """Already sanitised with :func:`guildwatch.display.safe`."""
     severity: Severity
+    guild: str = ""
+    """The guild's label (safe), so several notices can be merged into one."""
+
+
+MERGE_ABOVE = 3
+"""More notices than this in one store wake-up are merged, one per title."""
+
+
+def merge_notices(notices: list[Notice]) -> list[Notice]:
+    """At most one toast per title when many guilds change at once (a server restart).
+
+    A handful stay as they are; above :data:`MERGE_ABOVE` each title becomes one notice that
+    counts the guilds and names the first few, with the worst severity of the group.
+    """
+    if len(notices) <= MERGE_ABOVE:
+        return notices
+    groups: dict[str, list[Notice]] = {}
+    for notice in notices:
+        groups.setdefault(notice.title, []).append(notice)
+    merged = []
+    for title, group in groups.items():
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        names = ", ".join(n.guild for n in group[:3]) + (", …" if len(group) > 3 else "")
+        worst = max(group, key=lambda n: _SEVERITY_ORDER.index(n.severity)).severity
+        merged.append(Notice(title, f"{len(group)} guilds: {names}", worst))
+    return merged
+
+
+_SEVERITY_ORDER: tuple[Severity, ...] = ("information", "warning", "error")
 
 
 class NoticeTracker:
@@ -54,7 +85,7 @@ class NoticeTracker:
         connection = snapshot.connection
         if connection == "connected":
             if guild_id in self._announced_outage:
-                notices.append(Notice("Reconnected", f"{label}: live again.", "information"))
+                notices.append(Notice("Reconnected", f"{label}: live again.", "information", label))
             self._announced_outage.discard(guild_id)
             self._was_connected.add(guild_id)
         elif guild_id not in self._announced_outage and (
@@ -76,12 +107,14 @@ def _lost(snapshot: GuildSnapshot, label: str) -> Notice:
     reason = safe(snapshot.error.message, _MESSAGE_CELLS) if snapshot.error else ""
     if snapshot.connection == "error":
         detail = f" {reason}" if reason else ""
-        return Notice("Connection lost", f"{label}:{detail} Press r to retry.", "error")
+        return Notice("Connection lost", f"{label}:{detail} Press r to retry.", "error", label)
     detail = f" ({reason})" if reason else ""
-    return Notice("Connection lost", f"{label}: reconnecting…{detail}", "warning")
+    return Notice("Connection lost", f"{label}: reconnecting…{detail}", "warning", label)
 
 
 def _health_flip(health: Literal["online", "offline"], label: str) -> Notice:
     if health == "offline":
-        return Notice("Bot offline", f"{label}: the bot went offline. Check Discord.", "warning")
-    return Notice("Bot online", f"{label}: the bot is back online.", "information")
+        return Notice(
+            "Bot offline", f"{label}: the bot went offline. Check Discord.", "warning", label
+        )
+    return Notice("Bot online", f"{label}: the bot is back online.", "information", label)

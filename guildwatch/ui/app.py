@@ -1,8 +1,10 @@
-"""The Textual app: composes one StatusLine per guild, runs the engine, forwards snapshots.
+"""The Textual app: shows the guilds, runs the engine, forwards snapshots.
 
 A thin view (issue 6): it never talks HTTP. The engine runs in an async worker and writes into
 the :class:`~guildwatch.store.StatusStore`; a second worker follows ``store.subscribe`` (which
-coalesces bursts) and hands each changed guild's snapshot to its row.
+coalesces bursts) and hands each wake-up's changed snapshots to the view. One guild gets the
+roomy :class:`StatusLine` (issue 6); several get one compact row each in :class:`ManyGuilds`
+(issue 8), sorted worst first, with a filter and a detail view.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from guildwatch.display import safe
 from guildwatch.errors import GuildwatchError
 from guildwatch.store import Clock, StatusStore, Subscription
 from guildwatch.ui._engine import EngineLike
+from guildwatch.ui._guild_detail import GuildDetail
+from guildwatch.ui._guild_list import GuildList
 from guildwatch.ui._help import HelpScreen
-from guildwatch.ui._notices import NoticeTracker
+from guildwatch.ui._many import ManyGuilds
+from guildwatch.ui._notices import Notice, NoticeTracker, merge_notices
 from guildwatch.ui._signals import ExitSignals
 from guildwatch.ui._status_line import StatusLine
 
@@ -72,6 +77,7 @@ class GuildwatchApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "retry", "Retry"),
+        Binding("R", "retry_all", "Retry all down"),
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         # No text input here, so Ctrl+C can mean what people expect: quit cleanly.
@@ -109,10 +115,20 @@ class GuildwatchApp(App[None]):
         self.engine_error: BaseException | None = None
         """What ``engine.run()`` raised, if it crashed (a bug): for the CLI's ``--debug``."""
 
+    @property
+    def many(self) -> ManyGuilds | None:
+        """The several-guilds view, or None while one guild has the whole screen."""
+        views = self.query(ManyGuilds)
+        return views.first() if views else None
+
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="guilds"):
-            for snapshot in self.store.snapshots():
-                yield StatusLine(snapshot, self.clock)
+        snapshots = self.store.snapshots()
+        if len(snapshots) > 1:
+            yield ManyGuilds(snapshots, self.clock, id="many")
+        else:
+            with VerticalScroll(id="guilds"):
+                for snapshot in snapshots:
+                    yield StatusLine(snapshot, self.clock)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -121,12 +137,16 @@ class GuildwatchApp(App[None]):
         subscription = self.store.subscribe(max_rate=REDRAW_RATE)
         for line in self.query(StatusLine):
             self._lines[line.guild_id] = line
-            snapshot = self.store.get(line.guild_id)
-            line.show(snapshot)
+        for snapshot in self.store.snapshots():
             self._notices.seed(snapshot)
-        self._sync_several()
-        if lines := self.query(StatusLine):
-            lines.first().focus()
+        if (many := self.many) is not None:
+            many.update(self.store.snapshots())
+            many.guild_list.focus()
+        else:
+            for line in self._lines.values():
+                line.show(self.store.get(line.guild_id))
+            if lines := self.query(StatusLine):
+                lines.first().focus()
         self._exit_signals.install()
         self.run_worker(self._follow_store(subscription), name="store", group="store")
         # Network trouble never raises out of engine.run(): anything that does is a bug, which
@@ -157,28 +177,41 @@ class GuildwatchApp(App[None]):
     async def _follow_store(self, subscription: Subscription) -> None:
         try:
             async for changed in subscription:
-                for guild_id in changed:
-                    await self._show(guild_id)
+                await self._show(changed)
         finally:
             subscription.close()
 
-    async def _show(self, guild_id: str) -> None:
-        snapshot = self.store.get(guild_id)
-        line = self._lines.get(guild_id)
-        if line is None:
-            # A guild added after start (e.g. "watch all my guilds"): give it a row.
-            line = self._lines[guild_id] = StatusLine(snapshot, self.clock)
-            await self.query_one("#guilds").mount(line)
-            self._sync_several()
+    async def _show(self, changed: frozenset[str]) -> None:
+        # In the store's order, so merged toasts and ties read the same way every time.
+        snapshots = [self.store.get(g) for g in self.store.guild_ids if g in changed]
+        many = self.many
+        if many is None and len(self.store.guild_ids) > 1:
+            # A second guild arrived (e.g. "watch all my guilds"): switch to the list.
+            await self.query_one("#guilds").remove()
+            self._lines.clear()
+            many = ManyGuilds(self.store.snapshots(), self.clock, id="many")
+            await self.mount(many, before=self.query_one(Footer))
+            many.guild_list.focus()
+        if many is not None:
+            many.update(snapshots)
         else:
-            line.show(snapshot)
-        for notice in self._notices.update(snapshot):
+            for snapshot in snapshots:
+                if (line := self._lines.get(snapshot.guild_id)) is not None:
+                    line.show(snapshot)
+        if isinstance(self.screen, GuildDetail) and self.screen.guild_id in changed:
+            self.screen.refresh_from_store()
+        notices = [n for snapshot in snapshots for n in self._notices.update(snapshot)]
+        self._announce(notices)
+
+    def _announce(self, notices: list[Notice]) -> None:
+        # A server restart with 1,000 guilds is one piece of news, not 1,000 toasts.
+        for notice in merge_notices(notices):
             if self._room_for_toasts():
                 self.notify(
                     notice.message, title=notice.title, severity=notice.severity, markup=False
                 )
-            if self.bell_on_bad_news and notice.severity != "information":
-                self.bell()
+        if self.bell_on_bad_news and any(n.severity != "information" for n in notices):
+            self.bell()
 
     def _room_for_toasts(self) -> bool:
         # A toast is ~20 columns by 4-5 rows: in a small pane it covers the very status it
@@ -186,16 +219,31 @@ class GuildwatchApp(App[None]):
         width, height = self.size
         return width >= TOAST_MIN_SIZE[0] and height >= TOAST_MIN_SIZE[1]
 
-    def _sync_several(self) -> None:
-        # The selection highlight only means something when there is a choice.
-        self.query_one("#guilds").set_class(len(self._lines) > 1, "-several")
-
     # -- actions -------------------------------------------------------------------------
 
     def action_retry(self) -> None:
         """Retry the selected guild now (resets backoff, cancels the wait)."""
+        if (many := self.many) is not None:
+            if (selected := many.guild_list.selected) is not None:
+                self.engine.retry(selected)
+            return
         focused = self.focused
         self.engine.retry(focused.guild_id if isinstance(focused, StatusLine) else None)
+
+    def action_retry_all(self) -> None:
+        """Retry every guild whose stream is down (``engine.retry(None)``: error or waiting)."""
+        self.engine.retry(None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # With one guild, r already retries everything there is; in the detail view r is the
+        # guild's own retry. Neither needs a second key in the footer (Textual 8: False hides
+        # the binding, None would only dim it).
+        if action != "retry_all":
+            return True
+        return self.many is not None and not isinstance(self.screen, GuildDetail)
+
+    def on_guild_list_detail_requested(self, message: GuildList.DetailRequested) -> None:
+        self.push_screen(GuildDetail(self.store, message.guild_id, self.engine, self.clock))
 
     def on_status_line_retry_requested(self, message: StatusLine.RetryRequested) -> None:
         self.engine.retry(message.guild_id)

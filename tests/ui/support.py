@@ -147,3 +147,48 @@ def screen_text(app: App[Any]) -> str:
         app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     )
     return console.export_text()
+
+
+MIXED: tuple[tuple[str, str, State], ...] = (
+    ("100000000000000001", "Aurora", "online"),
+    ("100000000000000002", "Basalt", "offline"),
+    ("100000000000000003", "Cinder", "reconnecting"),
+    ("100000000000000004", "Dunmore", "lost"),
+    ("100000000000000005", "Ember", "connecting"),
+    ("100000000000000006", "Fjord", "polled"),
+    ("100000000000000007", "Grove", "online"),
+    ("100000000000000008", "Harbor", "offline"),
+)
+"""Eight guilds, one or two per state, for the list's tests and snapshots."""
+
+
+CINDER_HOUR: tuple[tuple[int, State], ...] = (
+    (60, "online"),
+    (45, "offline"),
+    (40, "online"),
+    (20, "reconnecting"),
+    (18, "lost"),
+    (10, "online"),
+)
+"""Cinder's last hour (minutes before :data:`NOW`, state), before it ends up reconnecting."""
+
+
+def mixed_store(clock: FakeClock) -> StatusStore:
+    """A store with the :data:`MIXED` guilds, each driven into its state.
+
+    Watching started an hour before ``clock.now``; Cinder (the third guild) went through
+    :data:`CINDER_HOUR` meanwhile, so its detail view has a timeline, uptime and outages.
+    """
+    now = clock.now
+    store = StatusStore(clock=clock)
+    clock.now = now - timedelta(hours=1)
+    for guild_id, name, _ in MIXED:
+        store.add_guild(guild_id, name=name)
+    cinder = MIXED[2][0]
+    for minutes_before, state in CINDER_HOUR:
+        clock.now = now - timedelta(minutes=minutes_before)
+        put_in_state(store, state, clock, cinder)
+    clock.now = now
+    for guild_id, _, state in MIXED:
+        put_in_state(store, state, clock, guild_id)
+    return store

@@ -13,12 +13,11 @@ import pytest
 
 from guildwatch.ui import GuildwatchApp
 from tests.ui.support import (
-    GUILD,
     STATES,
     FakeClock,
     RecordingEngine,
     State,
-    put_in_state,
+    mixed_store,
     seeded_store,
 )
 
@@ -43,16 +42,27 @@ def test_tiny_pane_keeps_dot_and_word(snap_compare: SnapCompare, state: State) -
     assert snap_compare(_app(state), terminal_size=(20, 3))
 
 
-def test_several_guilds_with_selection(snap_compare: SnapCompare) -> None:
+def _list_app() -> GuildwatchApp:
     clock = FakeClock()
-    store = seeded_store("online", clock)
-    others: list[tuple[str, State]] = [("222", "offline"), ("333", "reconnecting")]
-    for guild_id, state in others:
-        store.add_guild(guild_id, name=f"Guild {guild_id}")
-        put_in_state(store, state, clock, guild_id)
-    app = GuildwatchApp(store, RecordingEngine(), animation=False, clock=clock)
-    assert GUILD in store.guild_ids
-    assert snap_compare(app, terminal_size=(80, 24), press=["down"])
+    return GuildwatchApp(mixed_store(clock), RecordingEngine(), animation=False, clock=clock)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 10), (20, 3)], ids=["80x24", "40x10", "20x3"])
+def test_list_worst_first_with_selection(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    assert snap_compare(_list_app(), terminal_size=size, press=["down"])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 10)], ids=["80x24", "40x10"])
+def test_list_filtered(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    keys = ["slash", "o", "r"]  # Aurora, Dunmore, Fjord and Harbor
+    assert snap_compare(_list_app(), terminal_size=size, press=keys)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 10)], ids=["80x24", "40x10"])
+def test_detail_view(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    # Third row down: Cinder, reconnecting (error, backoff countdown, an hour of history).
+    keys = ["down", "down", "down", "enter"]
+    assert snap_compare(_list_app(), terminal_size=size, press=keys)
 
 
 def test_help_screen(snap_compare: SnapCompare) -> None:

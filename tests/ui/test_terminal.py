@@ -102,6 +102,26 @@ def test_inline_mode_draws_under_the_prompt_and_cleans_up() -> None:
         assert screen.splitlines()[0] == "$ prompt"
 
 
+@needs_tmux
+def test_inline_list_of_several_guilds_takes_the_lines_it_needs() -> None:
+    command = f"echo '$ prompt'; {shlex.join([*CHILD, 'online', '--several', '--inline'])}"
+    with TmuxSession(["sh", "-c", command], width=80, height=24) as pane:
+        screen = pane.wait_for("? Help")
+        lines = screen.splitlines()
+        assert lines[0] == "$ prompt"
+        rows = [line for line in lines if line.lstrip()[:1] in ("⊘", "✕", "◌", "◉")]
+        assert len(rows) == 8  # every guild, worst first
+        assert rows[0].split()[:2] == ["⊘", "Dunmore"]
+        footer_row = next(row for row, line in enumerate(lines) if "? Help" in line)
+        assert footer_row <= 14  # prompt, summary, titles, 8 rows, footer: not the screen
+        pane.send_keys("R")
+        pane.wait_for(lambda s: "8 online" in s)
+        pane.send_keys("q")
+        screen = pane.wait_for("[exit")
+        assert "[exit 0]" in screen
+        assert "Dunmore" not in screen
+
+
 @pytest.mark.parametrize("pulse", [True, False], ids=["pulse", "no-animation"])
 def test_idle_screen_writes_at_most_a_few_hundred_bytes_a_second(pulse: bool) -> None:
     flags = [] if pulse else ["--no-animation"]

@@ -1,0 +1,217 @@
+"""Enter on a guild: everything known about it, with exact times, on a screen of its own."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from guildwatch.display import format_distance, safe, status_kind, status_word
+from guildwatch.history import (
+    TIMELINE_WINDOW,
+    TimelineState,
+    outage_count,
+    timeline,
+    uptime_percent,
+)
+from guildwatch.ui._status_dot import GLYPHS
+from guildwatch.ui._ticking import TICK_INTERVAL
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from textual.app import ComposeResult
+
+    from guildwatch.store import Clock, GuildSnapshot, HistoryEntry, StatusStore
+    from guildwatch.ui._engine import EngineLike
+
+_TEXT_CELLS = 200
+"""Server text (names, versions, errors) is cut here; the screen then ellipsizes per line."""
+
+
+def exact(moment: datetime) -> str:
+    """A time to the second, in UTC, as the operator would quote it in an incident."""
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def facts(snapshot: GuildSnapshot, now: datetime) -> list[str]:
+    """The detail view's "label  value" lines for one snapshot; server text made safe."""
+    lines = [f"Guild id    {safe(snapshot.guild_id, 100)}"]
+    if snapshot.name:
+        lines.append(f"Name        {safe(snapshot.name, _TEXT_CELLS)}")
+    source = f" (status via {snapshot.source})" if snapshot.source else ""
+    lines.append(f"Connection  {snapshot.connection}{source}")
+    status = snapshot.status
+    if status is None:
+        lines.append("Bot         no status yet")
+    else:
+        version = f" · v{safe(status.version, 60)}" if status.version else ""
+        lines.append(f"Bot         {'online' if status.healthy else 'offline'}{version}")
+        if status.last_heartbeat is None:
+            lines.append("Heartbeat   never")
+        else:
+            ago = format_distance(status.last_heartbeat, now)
+            lines.append(f"Heartbeat   {exact(status.last_heartbeat)} ({ago} ago)")
+    if snapshot.received_at is not None:
+        via = "polled" if snapshot.source == "poll" else "received"
+        lines.append(f"Updated     {exact(snapshot.received_at)} ({via})")
+    if snapshot.error is not None:
+        lines.append(f"Error       {safe(snapshot.error.message, _TEXT_CELLS)}")
+    if snapshot.warning is not None:
+        lines.append(f"Warning     {safe(snapshot.warning.message, _TEXT_CELLS)}")
+    lines.append(f"Backoff     {backoff(snapshot, now)}")
+    return lines
+
+
+def backoff(snapshot: GuildSnapshot, now: datetime) -> str:
+    """ "attempt 2 · next retry in 4 s (14:00:04 UTC)", or why there is none."""
+    if snapshot.connection == "connected":
+        return "none (connected)"
+    attempt = f"attempt {snapshot.attempt}" if snapshot.attempt else "no failed attempt yet"
+    if snapshot.connection == "error":
+        return f"{attempt} · gave up: press r to retry"
+    if snapshot.next_retry_at is None:
+        return attempt
+    seconds = max(0, math.ceil((snapshot.next_retry_at - now).total_seconds()))
+    return f"{attempt} · next retry in {seconds} s ({exact(snapshot.next_retry_at)})"
+
+
+TIMELINE_GLYPHS: dict[TimelineState, str] = {
+    "online": "█",
+    "offline": "▁",
+    "lost": "▒",
+    "unknown": ".",
+}
+"""One glyph per state, different in shape, so the timeline reads without colour."""
+
+TIMELINE_LEGEND = "█ online  ▁ offline  ▒ connection lost  . unknown / not watching"
+
+_BUCKET_CHOICES = (60, 30, 20, 12, 6)
+"""Slices of the hour: one per 1, 2, 3, 5 or 10 minutes, the finest that fits the width."""
+
+
+def uptime_line(entries: tuple[HistoryEntry, ...], now: datetime) -> str:
+    """ "99.2 % online since 13:00:00 UTC · 3 outages" from the store's history."""
+    outages = outage_count(entries)
+    counted = f"{outages} outage" if outages == 1 else f"{outages} outages"
+    percent = uptime_percent(entries, now)
+    if percent is None or not entries:
+        return f"not known yet · {counted}"
+    return f"{percent:.1f} % online since {entries[0].at:%H:%M:%S} UTC · {counted}"
+
+
+def timeline_lines(entries: tuple[HistoryEntry, ...], now: datetime, width: int) -> list[str]:
+    """The last hour as one row of glyphs, its time axis, and the legend."""
+    buckets = next((b for b in _BUCKET_CHOICES if b <= width - 12), _BUCKET_CHOICES[-1])
+    row = "".join(TIMELINE_GLYPHS[state] for state in timeline(entries, now, buckets=buckets))
+    minutes = 60 // buckets
+    start = now - TIMELINE_WINDOW
+    return [
+        f"Last hour   {row}",
+        f"            {start:%H:%M} → {now:%H:%M} UTC, 1 mark = {minutes} min",
+        f"            {TIMELINE_LEGEND}",
+    ]
+
+
+def history_lines(entries: tuple[HistoryEntry, ...]) -> list[str]:
+    """Every recorded change, newest first, with exact times."""
+    lines = []
+    for entry in reversed(entries):
+        version = f"v{safe(entry.version, 40)}" if entry.version else ""
+        lines.append(f"{exact(entry.at)}  {entry.connection:<12} {entry.health:<8} {version}")
+    return lines
+
+
+class GuildDetail(Screen[None]):
+    """One guild in full: state, exact times, error, backoff and its whole history.
+
+    Follows the store while open (the app forwards each wake-up for this guild) and re-reads
+    the clock once a second, repainting only when the text changed.
+
+    Args:
+        store: Where the snapshot and the history are read.
+        guild_id: The guild to show.
+        engine: ``r`` here retries this guild.
+        clock: Source of "now" for countdowns and "ago".
+    """
+
+    DEFAULT_CSS = """
+    GuildDetail VerticalScroll {
+        padding: 0 1;
+        scrollbar-size-vertical: 1;
+    }
+    GuildDetail Static {
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    GuildDetail #title {
+        text-style: bold;
+        margin-bottom: 1;
+    }
+    GuildDetail .heading {
+        text-style: bold;
+        margin-top: 1;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "Close"),
+        Binding("r", "retry", "Retry"),
+    ]
+
+    def __init__(self, store: StatusStore, guild_id: str, engine: EngineLike, clock: Clock) -> None:
+        super().__init__()
+        self.store = store
+        self.guild_id = guild_id
+        """The guild shown."""
+        self._engine = engine
+        self._clock = clock
+        self._shown: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(id="title", markup=False)
+            yield Static(id="facts", markup=False)
+            yield Static(id="timeline", markup=False)
+            yield Static("History (newest first)", classes="heading", markup=False)
+            yield Static(id="history", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_from_store()
+        self.set_interval(TICK_INTERVAL, self.refresh_from_store)
+
+    def texts(self) -> dict[str, str]:
+        """What each part of the screen says now (the tests read this too)."""
+        snapshot = self.store.get(self.guild_id)
+        now = self._clock()
+        kind = status_kind(snapshot)
+        title = f"{GLYPHS[kind]} {status_word(snapshot, now)} · {safe(snapshot.label, 60)}"
+        entries = self.store.history(self.guild_id)
+        lines = [*facts(snapshot, now), f"Uptime      {uptime_line(entries, now)}"]
+        return {
+            "title": title,
+            "facts": "\n".join(lines),
+            "timeline": "\n".join(timeline_lines(entries, now, self.size.width - 2)),
+            "history": "\n".join(history_lines(entries)),
+        }
+
+    def refresh_from_store(self) -> None:
+        """Re-read the guild and the clock; update only the parts whose text changed."""
+        for part, text in self.texts().items():
+            if self._shown.get(part) != text:
+                self._shown[part] = text
+                self.query_one(f"#{part}", Static).update(Content(text))
+
+    def action_close(self) -> None:
+        """Back to the list."""
+        self.dismiss()
+
+    def action_retry(self) -> None:
+        """Retry this guild now."""
+        self._engine.retry(self.guild_id)

@@ -1,0 +1,321 @@
+"""One compact row per guild, worst first, for a thousand guilds as well as for three.
+
+A Line API widget (``ScrollView`` + ``render_line``, like Textual's ``OptionList``): only the
+rows on screen are ever built, so 1,000 guilds cost 1,000 dict entries, not 1,000 widgets
+with children (a ``StatusLine`` is six widgets). The order is recomputed once per store
+wake-up, and only when a changed guild moved to another group, never once per guild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.segment import Segment
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from guildwatch.display import status_kind
+from guildwatch.store import Clock, GuildSnapshot
+from guildwatch.ui._rows import Cell, Layout, matches, rank, row_cells
+from guildwatch.ui._ticking import TICK_INTERVAL
+
+if TYPE_CHECKING:
+    from textual.events import Click
+
+HEADER_MIN_WIDTH = 60
+"""The column titles only help once there are more columns than dot, name and word."""
+
+_DOT_CLASSES = {
+    "online": "guild-list--online",
+    "offline": "guild-list--offline",
+    "reconnecting": "guild-list--warning",
+    "lost": "guild-list--warning",
+    "connecting": "guild-list--muted",
+    "waiting": "guild-list--muted",
+}
+
+
+class GuildList(ScrollView, can_focus=True):
+    """The guilds as rows: dot, name, status word, last seen, version, source.
+
+    The selection is a *guild*, not a line: when a re-sort moves the selected guild, the
+    cursor moves with it, so ``r`` and Enter always act on what the operator chose.
+    """
+
+    DEFAULT_CSS = """
+    GuildList {
+        height: 1fr;
+        padding: 0 1;
+        scrollbar-size-vertical: 1;
+        & > .guild-list--header { color: $text-muted; text-style: bold; }
+        & > .guild-list--name { color: $text; }
+        & > .guild-list--word { text-style: bold; }
+        & > .guild-list--muted { color: $text-muted; }
+        & > .guild-list--poll { color: $warning; }
+        & > .guild-list--online { color: $success; }
+        & > .guild-list--offline { color: $error; }
+        & > .guild-list--warning { color: $warning; }
+        & > .guild-list--cursor { background: $block-cursor-blurred-background; }
+        &:focus > .guild-list--cursor { background: $block-cursor-background; }
+    }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "guild-list--header",
+        "guild-list--name",
+        "guild-list--word",
+        "guild-list--muted",
+        "guild-list--poll",
+        "guild-list--online",
+        "guild-list--offline",
+        "guild-list--warning",
+        "guild-list--cursor",
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+        Binding("enter", "open", "Details"),
+    ]
+
+    @dataclass
+    class DetailRequested(Message):
+        """Enter or a double click on a row: show that guild's detail view."""
+
+        guild_list: GuildList
+        """The list the guild was chosen in."""
+
+        guild_id: str
+        """The chosen guild."""
+
+        @property
+        def control(self) -> GuildList:
+            """Alias for :attr:`guild_list`."""
+            return self.guild_list
+
+    def __init__(
+        self, snapshots: Iterable[GuildSnapshot], clock: Clock, *, id: str | None = None
+    ) -> None:
+        """Create the list.
+
+        Args:
+            snapshots: Every guild's snapshot, in the store's order (the tie-break in a group).
+            clock: Source of "now" for countdowns and "last seen".
+            id: The ID of the widget in the DOM.
+        """
+        super().__init__(id=id)
+        self._clock = clock
+        self._snapshots: dict[str, GuildSnapshot] = {}
+        self._position: dict[str, int] = {}
+        self._rows: list[str] = []
+        self._needle = ""
+        self._cursor_id: str | None = None
+        self._painted: dict[int, list[Cell]] = {}
+        self.sorts = 0
+        """How many times the order was recomputed (the burst tests count them)."""
+        self.update(snapshots)
+
+    # -- data ----------------------------------------------------------------------------
+
+    @property
+    def rows(self) -> tuple[str, ...]:
+        """The guild ids shown, top to bottom (filtered and sorted)."""
+        return tuple(self._rows)
+
+    @property
+    def selected(self) -> str | None:
+        """The selected guild's id, or None when no row is shown."""
+        return self._cursor_id
+
+    @property
+    def cursor(self) -> int:
+        """The selected row's index in :attr:`rows` (0 when empty)."""
+        if self._cursor_id is None:
+            return 0
+        return self._rows.index(self._cursor_id)
+
+    @property
+    def total(self) -> int:
+        """Guilds known, filtered or not."""
+        return len(self._snapshots)
+
+    def snapshots(self) -> tuple[GuildSnapshot, ...]:
+        """Every guild's snapshot, filtered or not, in the store's order."""
+        return tuple(self._snapshots.values())
+
+    def snapshot(self, guild_id: str) -> GuildSnapshot:
+        """The snapshot shown for one guild."""
+        return self._snapshots[guild_id]
+
+    def update(self, snapshots: Iterable[GuildSnapshot]) -> None:
+        """Show new snapshots (one store wake-up's worth): at most one re-sort, one repaint."""
+        moved = False
+        for snapshot in snapshots:
+            guild_id = snapshot.guild_id
+            before = self._snapshots.get(guild_id)
+            if before is None:
+                self._position[guild_id] = len(self._position)
+                moved = True
+            elif rank(before) != rank(snapshot) or (self._needle and before.name != snapshot.name):
+                moved = True  # another group, or a renamed guild may (no longer) match
+            self._snapshots[guild_id] = snapshot
+        if moved:
+            self._resort()
+        self.refresh()
+
+    def set_filter(self, text: str) -> None:
+        """Show only guilds whose id or name contains ``text`` (case-insensitive)."""
+        needle = text.casefold()
+        if needle != self._needle:
+            self._needle = needle
+            self._resort()
+            self.refresh()
+
+    def _resort(self) -> None:
+        self.sorts += 1
+        needle = self._needle
+        shown = [s for s in self._snapshots.values() if matches(s, needle)]
+        # Python's sort is stable, but the store order is the explicit tie-break anyway.
+        shown.sort(key=lambda s: (rank(s), self._position[s.guild_id]))
+        old_index = self.cursor if self._cursor_id in self._rows else 0
+        self._rows = [s.guild_id for s in shown]
+        if self._cursor_id not in self._rows:
+            # The selected guild was filtered out: stay at the same height in the list.
+            self._cursor_id = self._rows[min(old_index, len(self._rows) - 1)] if shown else None
+        self._update_virtual_size()
+
+    # -- geometry ------------------------------------------------------------------------
+
+    @property
+    def _header_lines(self) -> int:
+        return 1 if self.scrollable_content_region.width >= HEADER_MIN_WIDTH else 0
+
+    @property
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - self._header_lines)
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(
+            self.scrollable_content_region.width, len(self._rows) + self._header_lines
+        )
+
+    def on_resize(self) -> None:
+        self._update_virtual_size()
+        self._scroll_to_cursor()
+
+    def on_mount(self) -> None:
+        self._update_virtual_size()
+        # Countdowns and "last seen" move with time; the tick repaints only changed rows.
+        self.set_interval(TICK_INTERVAL, self._tick)
+
+    # -- painting ------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        layout = Layout.for_width(width)
+        header = self._header_lines
+        if y < header:
+            return self._strip(layout.header(), None, width, cursor=False)
+        index = int(self.scroll_offset.y) + y - header
+        if index >= len(self._rows):
+            self._painted.pop(y, None)
+            return Strip.blank(width, self.rich_style)
+        guild_id = self._rows[index]
+        snapshot = self._snapshots[guild_id]
+        cells = row_cells(snapshot, self._clock(), layout)
+        self._painted[y] = cells
+        strip = self._strip(cells, snapshot, width, cursor=guild_id == self._cursor_id)
+        return strip.apply_meta({"row": index})
+
+    def _strip(
+        self, cells: list[Cell], snapshot: GuildSnapshot | None, width: int, *, cursor: bool
+    ) -> Strip:
+        extra = ("guild-list--cursor",) if cursor else ()
+        segments = []
+        for text, role in cells:
+            if snapshot is None:
+                component = "guild-list--header"
+            elif role == "dot":
+                component = _DOT_CLASSES[status_kind(snapshot)]
+            else:
+                component = f"guild-list--{role}"
+            style = self.get_visual_style(component, *extra).rich_style
+            segments.append(Segment(text, style))
+        fill = self.get_visual_style("guild-list--name", *extra).rich_style
+        return Strip(segments).extend_cell_length(width, fill).crop(0, width)
+
+    def _tick(self) -> None:
+        width = self.scrollable_content_region.width
+        layout = Layout.for_width(width)
+        now = self._clock()
+        for y, cells in list(self._painted.items()):
+            index = int(self.scroll_offset.y) + y - self._header_lines
+            if index < len(self._rows):
+                snapshot = self._snapshots[self._rows[index]]
+                if row_cells(snapshot, now, layout) != cells:
+                    self.refresh_line(int(self.scroll_offset.y) + y)
+
+    # -- moving --------------------------------------------------------------------------
+
+    def _select(self, index: int) -> None:
+        if not self._rows:
+            return
+        index = max(0, min(index, len(self._rows) - 1))
+        self._cursor_id = self._rows[index]
+        self._scroll_to_cursor()
+        self.refresh()
+
+    def _scroll_to_cursor(self) -> None:
+        if self._cursor_id is None or self._cursor_id not in self._rows:
+            return
+        index = self.cursor
+        top = int(self.scroll_offset.y)
+        if index < top:
+            self.scroll_to(y=index, animate=False)
+        elif index >= top + self._page:
+            self.scroll_to(y=index - self._page + 1, animate=False)
+
+    def action_cursor_up(self) -> None:
+        """Select the guild above."""
+        self._select(self.cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        """Select the guild below."""
+        self._select(self.cursor + 1)
+
+    def action_page_up(self) -> None:
+        """Select one page up."""
+        self._select(self.cursor - self._page)
+
+    def action_page_down(self) -> None:
+        """Select one page down."""
+        self._select(self.cursor + self._page)
+
+    def action_first(self) -> None:
+        """Select the first (worst) guild."""
+        self._select(0)
+
+    def action_last(self) -> None:
+        """Select the last guild."""
+        self._select(len(self._rows) - 1)
+
+    def action_open(self) -> None:
+        """Open the selected guild's detail view."""
+        if self._cursor_id is not None:
+            self.post_message(self.DetailRequested(self, self._cursor_id))
+
+    def on_click(self, event: Click) -> None:
+        index = event.style.meta.get("row")
+        if isinstance(index, int) and index < len(self._rows):
+            self._select(index)
+            if event.chain >= 2:
+                self.action_open()

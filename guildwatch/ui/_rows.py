@@ -1,0 +1,153 @@
+"""The many-guilds list as plain data: sort order, filter, and the cells of one row.
+
+No Textual here, so the rules the operator relies on (worst first, stable within a group, what
+a filter matches, which columns survive a narrow pane) are tested without a screen. The list
+widget (``_guild_list.py``) only paints what these functions decide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from rich.cells import cell_len
+
+from guildwatch.display import StatusKind, ellipsize, last_seen, safe, status_kind, status_word
+from guildwatch.ui._status_dot import GLYPHS
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from guildwatch.store import GuildSnapshot
+
+RANKS: dict[StatusKind, int] = {
+    "lost": 0,
+    "offline": 1,
+    "reconnecting": 2,
+    "connecting": 2,
+    "waiting": 2,
+    "online": 3,
+}
+"""Worst first (issue 8): error, offline, connecting/reconnecting, online."""
+
+Role = Literal["dot", "name", "word", "muted", "poll"]
+"""How a cell is painted; the widget maps each role (and the dot's kind) to a CSS component."""
+
+WORD_CELLS = 20
+"""The longest status word, "Reconnecting in 12 s"; short words fit 15."""
+SHORT_WORD_CELLS = 15
+SEEN_CELLS = 10
+"""Short "last seen": "now", "5m", "never", "clock skew"."""
+VERSION_CELLS = 12
+SOURCE_CELLS = 6
+NAME_MIN_CELLS = 12
+"""Below this, the name column goes before the status word does (the word is the news)."""
+
+
+def rank(snapshot: GuildSnapshot) -> int:
+    """The snapshot's sort group: 0 (Connection lost) is shown first, 3 (Online) last."""
+    return RANKS[status_kind(snapshot)]
+
+
+def matches(snapshot: GuildSnapshot, needle: str) -> bool:
+    """Whether a filter ``needle`` (already case-folded) matches the guild's id or name."""
+    if not needle:
+        return True
+    if needle in snapshot.guild_id.casefold():
+        return True
+    return snapshot.name is not None and needle in snapshot.name.casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Which columns a row has at one width, and how wide each is."""
+
+    width: int
+    """Cells available for the whole row."""
+    name: int
+    """Cells for the name column (0: no name column)."""
+    word: int
+    seen: int = 0
+    version: int = 0
+    source: int = 0
+    name_first: bool = True
+    """False in tiny panes: dot and word lead, the name fills what is left."""
+
+    @classmethod
+    def for_width(cls, width: int) -> Layout:
+        """The richest layout whose name column still gets :data:`NAME_MIN_CELLS`."""
+        rest = width - 2  # the dot and its space
+        wide = WORD_CELLS + SEEN_CELLS + VERSION_CELLS + SOURCE_CELLS + 5
+        if rest - wide >= NAME_MIN_CELLS:
+            return cls(width, rest - wide, WORD_CELLS, SEEN_CELLS, VERSION_CELLS, SOURCE_CELLS)
+        medium = SHORT_WORD_CELLS + SEEN_CELLS + 2
+        if rest - medium >= NAME_MIN_CELLS:
+            return cls(width, rest - medium, SHORT_WORD_CELLS, SEEN_CELLS)
+        narrow = SHORT_WORD_CELLS + 1
+        if rest - narrow >= NAME_MIN_CELLS:
+            return cls(width, rest - narrow, SHORT_WORD_CELLS)
+        # A 20x3 pane: the worst guild's dot and word at least, then as much name as fits.
+        return cls(width, 0, max(rest, 0), name_first=False)
+
+    def header(self) -> list[tuple[str, Role]]:
+        """Column titles (only worth showing when there is more than dot, name and word)."""
+        return _cells(self, "", "Guild", "Status", "Last seen", "Version", "Source", "muted")
+
+
+Cell = tuple[str, Role]
+"""One cell's text, padded to its column, and how to paint it."""
+
+
+def row_cells(snapshot: GuildSnapshot, now: datetime, layout: Layout) -> list[Cell]:
+    """The cells of one guild's row; server text is made safe here, never parsed as markup."""
+    kind = status_kind(snapshot)
+    word = status_word(snapshot, now)
+    if cell_len(word) > layout.word:
+        word = status_word(snapshot, now, short=True)
+    seen = ""
+    version = ""
+    source = ""
+    if snapshot.status is not None:
+        seen = last_seen(snapshot, now, short=True).split(" · ")[0]
+        if snapshot.status.version:
+            version = "v" + safe(snapshot.status.version, layout.version)
+        source = snapshot.source or ""
+    label = safe(snapshot.label, max(layout.width, 1))
+    if not layout.name_first:
+        cells: list[Cell] = [(GLYPHS[kind] + " ", "dot")]
+        word_text = ellipsize(word, layout.word)
+        cells.append((word_text, "word"))
+        room = layout.width - 2 - cell_len(word_text) - 1
+        if room >= 4:
+            cells.append((" " + ellipsize(label, room), "name"))
+        return cells
+    source_role: Role = "poll" if source == "poll" else "muted"
+    return _cells(layout, GLYPHS[kind], label, word, seen, version, source, source_role)
+
+
+def _cells(
+    layout: Layout,
+    dot: str,
+    name: str,
+    word: str,
+    seen: str,
+    version: str,
+    source: str,
+    source_role: Role,
+) -> list[Cell]:
+    cells: list[Cell] = [(_pad(dot, 2), "dot"), (_pad(name, layout.name), "name")]
+    cells.append((" " + _pad(word, layout.word), "word"))
+    optional: list[tuple[str, int, Role]] = [
+        (seen, layout.seen, "muted"),
+        (version, layout.version, "muted"),
+        (source, layout.source, source_role),
+    ]
+    for text, width, role in optional:
+        if width:
+            cells.append((" " + _pad(text, width), role))
+    return cells
+
+
+def _pad(text: str, width: int) -> str:
+    cut = ellipsize(text, width)
+    return cut + " " * (width - cell_len(cut))
