@@ -3,18 +3,31 @@
 Textual handles neither (its Linux driver only handles TSTP, CONT and WINCH), so a ``kill`` or
 a closed SSH session would leave the terminal in the alternate screen with mouse reporting on
 (pitfalls.md, Textualize/textual#5140). The handlers run on the app's event loop.
+
+SIGHUP also arms a last-resort exit. It means the terminal is gone, and writing to a vanished
+pty kills Textual 8.2.8's ``WriterThread`` (its ``run`` has no ``try``); the shutdown's own
+writes (``disable_input`` -> ``_disable_mouse_support``) then block forever in
+``Queue.put`` on the dead thread's full queue (seen with 1,000 guilds after ``tmux
+kill-server``; py-spy: MainThread in ``WriterThread.write``). The normal, clean shutdown gets
+:data:`HANGUP_GRACE` seconds; after that the process leaves with 129 instead of lingering as an
+orphan that keeps polling the API.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+HANGUP_GRACE = 5.0
+"""Seconds a clean shutdown may take after SIGHUP before the process exits regardless."""
 
 _Handler = Callable[[int, FrameType | None], Any] | int | None
 
@@ -24,10 +37,14 @@ class ExitSignals:
 
     Args:
         on_signal: Called on the event loop (not in a signal context) when one arrives.
+        hangup_grace: Seconds allowed for a clean shutdown after SIGHUP.
     """
 
-    def __init__(self, on_signal: Callable[[], None]) -> None:
+    def __init__(
+        self, on_signal: Callable[[], None], *, hangup_grace: float = HANGUP_GRACE
+    ) -> None:
         self._on_signal = on_signal
+        self._hangup_grace = hangup_grace
         self._previous: dict[signal.Signals, _Handler] = {}
 
     def install(self) -> None:
@@ -36,8 +53,15 @@ class ExitSignals:
         for signum in EXIT_SIGNALS:
             previous = signal.getsignal(signum)
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self._on_signal)
+                loop.add_signal_handler(signum, self._handle, signum)
                 self._previous[signum] = previous
+
+    def _handle(self, signum: signal.Signals) -> None:
+        if signum == signal.SIGHUP:
+            deadline = threading.Timer(self._hangup_grace, os._exit, (128 + signal.SIGHUP,))
+            deadline.daemon = True  # a clean exit within the grace period is not delayed
+            deadline.start()
+        self._on_signal()
 
     def remove(self) -> None:
         """Give the signals back.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import subprocess
 import sys
 import time
 
@@ -134,3 +135,19 @@ def test_idle_screen_writes_at_most_a_few_hundred_bytes_a_second(pulse: bool) ->
         assert 0 < rate <= 400  # the dot's colour changes, and little else
     else:
         assert rate == 0  # nothing moves, nothing is written
+
+
+def test_sighup_leaves_even_when_the_clean_shutdown_hangs() -> None:
+    # A shutdown blocked on a vanished terminal (Textual's writer thread dies on EIO) must not
+    # leave an orphan behind: after SIGHUP the process exits with 129 within the grace period.
+    script = (
+        "import asyncio, os, signal\n"
+        "from guildwatch.ui._signals import ExitSignals\n"
+        "async def main():\n"
+        "    ExitSignals(lambda: None, hangup_grace=0.3).install()\n"
+        "    os.kill(os.getpid(), signal.SIGHUP)\n"
+        "    await asyncio.sleep(30)\n"
+        "asyncio.run(main())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], timeout=20, check=False)
+    assert result.returncode == 129
