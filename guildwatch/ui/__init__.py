@@ -6,6 +6,7 @@ import os
 
 from guildwatch.store import StatusStore
 from guildwatch.ui._engine import EngineLike
+from guildwatch.ui._signals import HANGUP_GRACE
 from guildwatch.ui.app import AlertsLike, GuildwatchApp
 
 __all__ = ["AlertsLike", "EngineLike", "GuildwatchApp", "run_tui"]
@@ -40,6 +41,11 @@ def run_tui(
     # size and ignore every resize of a tmux pane. The tty is the truth for a full-screen app.
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
-    app = GuildwatchApp(store, engine, animation=animation, bell=bell, alerts=alerts)
-    app.run(inline=inline)
+    app = GuildwatchApp(
+        store, engine, animation=animation, bell=bell, alerts=alerts, hangup_grace=HANGUP_GRACE
+    )
+    try:
+        app.run(inline=inline)
+    finally:
+        app.disarm_hangup_exit()
     return app.return_code or 0

@@ -10,7 +10,8 @@ writes (``disable_input`` -> ``_disable_mouse_support``) then block forever in
 ``Queue.put`` on the dead thread's full queue (seen with 1,000 guilds after ``tmux
 kill-server``; py-spy: MainThread in ``WriterThread.write``). The normal, clean shutdown gets
 :data:`HANGUP_GRACE` seconds; after that the process leaves with 129 instead of lingering as an
-orphan that keeps polling the API.
+orphan that keeps polling the API. Only ``run_tui`` (a real terminal, our own process) arms it,
+and disarms it once ``App.run`` returned; an app run in-process (tests) never forces an exit.
 """
 
 from __future__ import annotations
@@ -37,15 +38,15 @@ class ExitSignals:
 
     Args:
         on_signal: Called on the event loop (not in a signal context) when one arrives.
-        hangup_grace: Seconds allowed for a clean shutdown after SIGHUP.
+        hangup_grace: Seconds allowed for a clean shutdown after SIGHUP before the process
+            exits regardless; None: never force an exit.
     """
 
-    def __init__(
-        self, on_signal: Callable[[], None], *, hangup_grace: float = HANGUP_GRACE
-    ) -> None:
+    def __init__(self, on_signal: Callable[[], None], *, hangup_grace: float | None = None) -> None:
         self._on_signal = on_signal
         self._hangup_grace = hangup_grace
         self._previous: dict[signal.Signals, _Handler] = {}
+        self._hangup_deadline: threading.Timer | None = None
 
     def install(self) -> None:
         """Take over the signals; a no-op off the main thread or without Unix signals."""
@@ -57,11 +58,22 @@ class ExitSignals:
                 self._previous[signum] = previous
 
     def _handle(self, signum: signal.Signals) -> None:
-        if signum == signal.SIGHUP:
+        if (
+            signum == signal.SIGHUP
+            and self._hangup_grace is not None
+            and self._hangup_deadline is None
+        ):
             deadline = threading.Timer(self._hangup_grace, os._exit, (128 + signal.SIGHUP,))
-            deadline.daemon = True  # a clean exit within the grace period is not delayed
+            deadline.daemon = True  # never delays a normal exit of the process
             deadline.start()
+            self._hangup_deadline = deadline
         self._on_signal()
+
+    def disarm(self) -> None:
+        """The shutdown finished: cancel a pending forced exit after SIGHUP."""
+        if self._hangup_deadline is not None:
+            self._hangup_deadline.cancel()
+            self._hangup_deadline = None
 
     def remove(self) -> None:
         """Give the signals back.

@@ -68,6 +68,8 @@ class GuildwatchApp(App[None]):
         animation: False turns the pulse (and Textual's own animations) off.
         clock: Source of "now" for relative times; defaults to the store's clock.
         bell: Ring the terminal bell on bad news (connection lost, bot offline).
+        hangup_grace: After SIGHUP, force the process out if the shutdown takes longer than
+            this (see ``_signals``); None (in-process use, tests) never forces an exit.
         alerts: Debounced alerts (bell, OSC notification, ``--on-change``), run in a worker.
     """
 
@@ -97,6 +99,7 @@ class GuildwatchApp(App[None]):
         clock: Clock | None = None,
         bell: bool = False,
         alerts: AlertsLike | None = None,
+        hangup_grace: float | None = None,
     ) -> None:
         super().__init__()
         self.alerts = alerts
@@ -109,7 +112,7 @@ class GuildwatchApp(App[None]):
             self.animation_level = "none"
         self._notices = NoticeTracker()
         self._engine_stopped = False
-        self._exit_signals = ExitSignals(self._on_exit_signal)
+        self._exit_signals = ExitSignals(self._on_exit_signal, hangup_grace=hangup_grace)
         self._lines: dict[str, StatusLine] = {}
         """Rows by guild id, so a burst over many guilds costs no DOM queries."""
         self.engine_error: BaseException | None = None
@@ -167,6 +170,10 @@ class GuildwatchApp(App[None]):
         self.log.warning(message)
         if self._room_for_toasts():
             self.notify(message, title="Alert", severity="warning", markup=False)
+
+    def disarm_hangup_exit(self) -> None:
+        """Called once ``run`` returned: the shutdown did not hang."""
+        self._exit_signals.disarm()
 
     async def on_unmount(self) -> None:
         self._exit_signals.remove()
