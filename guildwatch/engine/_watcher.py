@@ -7,6 +7,7 @@ writes nothing, so shutting down never shows a false outage.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -146,6 +147,9 @@ class GuildWatcher:
                 if uptime >= self._settings.min_uptime_for_reset:
                     self._attempt = 0
             await self._after_failure(failure)
+            # Its traceback holds the dead connection's frames: drop it before the next one
+            # runs, or every guild keeps ~30 frames alive for as long as it stays connected.
+            del failure
 
     async def _stream_once(self, opened: Callable[[], None]) -> GuildwatchError:
         connection = StreamConnection(
@@ -177,7 +181,13 @@ class GuildWatcher:
             # Cancelled now so no poll result lands after this; reaped after the connection.
             self._poll_task.cancel()
             self._stopped_polls.append(self._poll_task)
+            # A finished task keeps its CancelledError and traceback: let it go once it ended.
+            self._poll_task.add_done_callback(self._forget_stopped_poll)
             self._poll_task = self._poller = None
+
+    def _forget_stopped_poll(self, task: asyncio.Task[None]) -> None:
+        with contextlib.suppress(ValueError):  # already taken by _after_failure/_stop_polling
+            self._stopped_polls.remove(task)
 
     def _on_event(self, event: SSEEvent) -> None:
         if event.event_type != "message":
