@@ -146,7 +146,7 @@ class GuildWatcher:
                 uptime = time.monotonic() - connected_at
                 if uptime >= self._settings.min_uptime_for_reset:
                     self._attempt = 0
-            await self._after_failure(failure)
+            await self._after_failure(failure, dropped=connected_at is not None)
             # Its traceback holds the dead connection's frames: drop it before the next one
             # runs, or every guild keeps ~30 frames alive for as long as it stays connected.
             del failure
@@ -204,7 +204,13 @@ class GuildWatcher:
             return
         self._store.apply_status(self.guild_id, status, source="stream", warning=warning)
 
-    async def _after_failure(self, failure: GuildwatchError) -> None:
+    async def _after_failure(self, failure: GuildwatchError, *, dropped: bool = False) -> None:
+        """Record the failure, then wait: for a manual retry, or for the backoff delay.
+
+        ``dropped``: the stream had been open. Its first reconnect then goes out before any
+        poll: a server restart drops every guild at once, and polling at once as well would
+        send two requests per guild in the same instant, one of them pointless.
+        """
         stopped, self._stopped_polls = self._stopped_polls, []
         if stopped:
             await asyncio.wait(stopped)
@@ -239,7 +245,8 @@ class GuildWatcher:
             attempt=self._attempt,
             next_retry_at=self._store.clock() + timedelta(seconds=delay),
         )
-        self._start_polling()
+        if not (dropped and self._attempt == 1):
+            self._start_polling()
         await self._wait(delay)
 
     async def _wait(self, delay: float | None) -> None:

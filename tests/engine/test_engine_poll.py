@@ -225,3 +225,32 @@ async def test_retry_after_stretches_the_poll_interval() -> None:
             await wait_until(lambda: version(store) == "late")
         first, second = server.poll_requests[:2]
         assert second.received_at - first.received_at >= 0.95
+
+
+async def test_a_dropped_stream_reconnects_once_before_polling() -> None:
+    streams = 0
+
+    async def handler(conn: Conn) -> None:
+        nonlocal streams
+        if conn.request.target == STREAM_PATH:
+            streams += 1
+            if streams == 1:  # up, one event, then the server goes away
+                await conn.head()
+                await conn.send(b"data: " + body("streamed") + b"\n\n")
+                await conn.close()
+            else:
+                await conn.respond(500)
+        else:
+            await conn.respond(200, body("polled"), JSON)
+
+    store = make_store()
+    async with RawServer(handler) as server:
+        settings = fast_settings(server.url, backoff_base=0.2, backoff_cap=0.2, poll_interval=60)
+        async with running(settings, store):
+            await wait_until(lambda: version(store) == "polled", timeout=10)
+        first_poll = server.poll_requests[0].received_at
+        reconnect = server.stream_requests[1].received_at
+        # A restart must not cost every guild a poll and a reconnect at the same instant;
+        # once the reconnect failed, the stream is really down and polling starts.
+        assert reconnect < first_poll
+        assert len(server.poll_requests) == 1
