@@ -30,10 +30,6 @@ TARGET_P99_MS = 50.0
 DEFAULT_EVENTS = 60
 
 
-def _pace(rng: random.Random) -> None:
-    time.sleep(rng.uniform(0.15, 0.25))
-
-
 def _latencies(
     program: PtyProgram, send: Callable[[str], None], events: int, prefix: str
 ) -> list[float]:
@@ -47,7 +43,7 @@ def _latencies(
         send(version)
         seen = program.seen_at(f"v{version}".encode(), timeout=30, since=since)
         found.append(1000 * (seen - started))
-        _pace(rng)
+        program.read_for(rng.uniform(0.15, 0.25))  # paced, and the pty drained meanwhile
     return found
 
 

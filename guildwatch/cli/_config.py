@@ -16,7 +16,6 @@ import math
 import os
 import re
 import stat
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +100,8 @@ def load_config(path: Path, *, explicit: bool) -> ConfigFile | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    import tomllib  # only when there is a file: most runs have none, and it costs start-up
+
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

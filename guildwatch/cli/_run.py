@@ -12,16 +12,17 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from guildwatch.alerts import AlertService
-from guildwatch.cli import _headless
-from guildwatch.cli._demo import DemoServer
 from guildwatch.cli._options import Options
 from guildwatch.cli._secrets import RedactTokenFilter, redact
-from guildwatch.engine import Engine
+from guildwatch.engine import DeferredEngine
 from guildwatch.errors import ConfigError
 from guildwatch.store import StatusStore
+
+if TYPE_CHECKING:
+    from guildwatch.engine import Engine
 
 log = logging.getLogger("guildwatch.cli")
 
@@ -30,6 +31,8 @@ def run(options: Options) -> int:
     """Watch the guilds of ``options`` until the view ends; returns the exit code."""
     if not options.demo:
         return _watch(options)
+    from guildwatch.cli._demo import DemoServer
+
     with DemoServer() as demo:
         for handler in logging.getLogger("guildwatch").handlers:
             handler.addFilter(RedactTokenFilter(demo.token))
@@ -43,7 +46,7 @@ def _watch(options: Options) -> int:
     store = StatusStore()
     for spec in options.guilds:
         store.add_guild(spec.guild_id, name=spec.name, stream=options.stream)
-    engine = Engine(options.engine_settings(), store)
+    engine_settings = options.engine_settings()
     settings = options.alert_settings()
     alerts = AlertService(settings) if settings.enabled and options.mode != "once" else None
     log.info(
@@ -56,10 +59,15 @@ def _watch(options: Options) -> int:
         _keyboard_on_stdin()
         from guildwatch.ui import run_tui
 
+        # Built after the first frame: httpx and its clients cost as much as Textual itself.
+        deferred = DeferredEngine(engine_settings, store)
         # The bell now comes from the alert service (debounced), not the screen's own toasts.
         return run_tui(
-            store, engine, animation=options.animation, inline=options.inline, alerts=alerts
+            store, deferred, animation=options.animation, inline=options.inline, alerts=alerts
         )
+    from guildwatch.engine import Engine
+
+    engine = Engine(engine_settings, store)
     return asyncio.run(_headless_run(options, store, engine, sys.stdout, alerts))
 
 
@@ -106,6 +114,8 @@ async def _headless_run(
     out: TextIO,
     alerts: AlertService | None = None,
 ) -> int:
+    from guildwatch.cli import _headless  # the screen's start-up does not pay for it
+
     async def view() -> int:
         if options.mode == "once":
             wait_seconds = options.once_timeout

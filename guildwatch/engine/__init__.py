@@ -3,10 +3,32 @@
 ``Engine`` watches the guilds of a :class:`~guildwatch.store.StatusStore` and writes every
 outcome into it; ``parse_status`` is the payload validation it uses, exported for the CLI's
 one-shot mode. Nothing here imports Textual.
+
+``Engine`` and ``parse_status`` are imported on first use (PEP 562): they pull in httpx and
+dateutil, which the screen loads only after its first frame (see ``_deferred``).
 """
 
-from guildwatch.engine._engine import Engine
-from guildwatch.engine._payload import parse_status
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from guildwatch.engine._deferred import DeferredEngine
 from guildwatch.engine._settings import EngineSettings, start_jitter_for
 
-__all__ = ["Engine", "EngineSettings", "parse_status", "start_jitter_for"]
+if TYPE_CHECKING:
+    from guildwatch.engine._engine import Engine
+    from guildwatch.engine._payload import parse_status
+
+__all__ = ["DeferredEngine", "Engine", "EngineSettings", "parse_status", "start_jitter_for"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Engine":
+        from guildwatch.engine._engine import Engine
+
+        return Engine
+    if name == "parse_status":
+        from guildwatch.engine._payload import parse_status
+
+        return parse_status
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -152,14 +152,21 @@ class GuildwatchApp(App[None]):
                 lines.first().focus()
         self._exit_signals.install()
         self.run_worker(self._follow_store(subscription), name="store", group="store")
-        # Network trouble never raises out of engine.run(): anything that does is a bug, which
-        # on_worker_state_changed turns into a clean exit with a message (not a dead screen).
-        self.run_worker(self.engine.run(), name="engine", group="engine", exit_on_error=False)
+        # After the first frame: the CLI's engine imports httpx on its first run (~0.2 s), and
+        # the operator should see "Connecting…" meanwhile, not a blank terminal.
+        self.call_after_refresh(self._start_engine)
         if self.alerts is not None:
             alerts = self.alerts.run(
                 self.store, terminal=self._write_terminal, report=self._report_alert_problem
             )
             self.run_worker(alerts, name="alerts", group="alerts", exit_on_error=False)
+
+    def _start_engine(self) -> None:
+        if self._engine_stopped:  # quit before the first frame
+            return
+        # Network trouble never raises out of engine.run(): anything that does is a bug, which
+        # on_worker_state_changed turns into a clean exit with a message (not a dead screen).
+        self.run_worker(self.engine.run(), name="engine", group="engine", exit_on_error=False)
 
     def _write_terminal(self, sequence: str) -> None:
         # As App.bell() and copy_to_clipboard() write: straight to the driver, between frames.

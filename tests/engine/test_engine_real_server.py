@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from guildwatch.engine import EngineSettings
+from guildwatch.engine import DeferredEngine, EngineSettings
 from guildwatch.store import StatusStore
 from tests.conftest import ServerFactory
 from tests.engine.support import running, wait_until
@@ -200,3 +200,28 @@ async def test_poll_only_against_the_real_server(real_server: RunningServer) -> 
         assert store.get(GUILD).source == "poll"
         await heartbeat(real_server, GUILD, "polled-again")
         await wait_until(lambda: version(store) == "polled-again")
+
+
+async def test_deferred_engine_connects_on_run_and_stops(real_server: RunningServer) -> None:
+    await heartbeat(real_server, GUILD, "4.5.6")
+    store = store_for(GUILD)
+    engine = DeferredEngine(settings_for(real_server), store)
+    engine.retry(GUILD)  # nothing built yet: nothing to retry, and no error either
+    task = asyncio.create_task(engine.run())
+    await wait_until(lambda: version(store) == "4.5.6")
+    assert store.get(GUILD).connection == "connected"
+    await engine.stop()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_deferred_engine_stopped_before_run_never_connects(
+    real_server: RunningServer,
+) -> None:
+    store = store_for(GUILD)
+    engine = DeferredEngine(settings_for(real_server), store)
+    await engine.stop()  # e.g. the operator quit before the first frame
+    await asyncio.wait_for(engine.run(), 5)
+    assert store.get(GUILD).connection == "connecting"
+    # Only the entry add_guild wrote: no attempt was ever made.
+    assert [entry.connection for entry in store.history(GUILD)] == ["connecting"]
+    assert store.get(GUILD).attempt == 0
