@@ -4,9 +4,11 @@ Two layers, like httpx-sse: :class:`LineSplitter` turns byte chunks into lines a
 :class:`EventParser` turns lines into :class:`SSEEvent` values, following WHATWG HTML 9.2.6
 ("Parsing an event stream") to the letter.
 
-httpx-sse 0.4.3 gets several rules wrong, so it only does the middle of the job here: its
-``SSEDecoder`` is fed lines by our own splitter and wrapped for the rest. Upstream defects worked
-around (see ``shared/pitfalls.md``):
+Why not httpx-sse's decoders: 0.4.3 gets these rules wrong (see ``shared/pitfalls.md``), and
+wrapping it to fix them cost more than the parse itself; issue 9 asks for the engine to beat
+plain httpx-sse + ``json.loads`` while spec-exact, which a wrapper around it cannot. Its
+defects, each handled here and pinned in ``tests/engine/test_sse.py`` (which also checks this
+parser against httpx-sse on the streams where httpx-sse is right):
 
 - no cap on a line or event (``SSELineDecoder.buffer`` grows without bound): we split bytes
   ourselves and count them;
@@ -25,9 +27,7 @@ around (see ``shared/pitfalls.md``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from httpx_sse._decoders import SSEDecoder
+from typing import NamedTuple
 
 from guildwatch.errors import EventTooLarge
 
@@ -36,9 +36,8 @@ _MAX_RETRY_DIGITS = 9
 """``retry:`` values longer than this are clamped: int() refuses > 4300 digits (a traceback)."""
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
-    """One dispatched event."""
+class SSEEvent(NamedTuple):
+    """One dispatched event (a tuple: built for every event, at half a dataclass's cost)."""
 
     data: str
     """The data buffer, lines joined with LF."""
@@ -116,10 +115,11 @@ class EventParser:
     def __init__(self, max_event_bytes: int, *, last_event_id: str = "") -> None:
         self._splitter = LineSplitter(max_event_bytes)
         self._max_event_bytes = max_event_bytes
-        self._decoder = SSEDecoder()
-        self._id_buffer = last_event_id
-        self._data_seen = False
+        self._data: list[str] = []
+        """The data buffer as its lines; non-empty once a ``data`` line came, even ``data:``."""
         self._data_bytes = 0
+        self._event_type = ""
+        self._id_buffer = last_event_id
         self.last_event_id = last_event_id
         """The last event ID string: what ``Last-Event-ID`` carries on the next connection."""
         self.retry_ms: int | None = None
@@ -132,54 +132,59 @@ class EventParser:
         "incomplete events are discarded").
         """
         events: list[SSEEvent] = []
+        data = self._data
+        # The engine's hot path (bench/throughput.py): blank and data lines are handled inline,
+        # since a method call per line cost a third of the parse; other lines go to _field.
         for raw in self._splitter.feed(chunk):
-            event = self._line(raw)
-            if event is not None:
-                events.append(event)
+            if not raw:
+                # Dispatch. Step 1 runs even when nothing fires: an id-only block moves the id.
+                self.last_event_id = self._id_buffer
+                if data:  # step 2: an empty data buffer dispatches nothing (httpx-sse#35)
+                    event_type = self._event_type or "message"
+                    joined = data[0] if len(data) == 1 else "\n".join(data)
+                    events.append(SSEEvent(joined, event_type, self.last_event_id))
+                    data.clear()
+                    self._data_bytes = 0
+                self._event_type = ""
+            elif raw[:5] == b"data:":
+                self._data_bytes += len(raw)
+                if self._data_bytes > self._max_event_bytes:
+                    self._too_large()
+                # Line ends are ASCII and UTF-8 self-synchronises, so decoding line by line
+                # equals decoding the stream first; any charset parameter is ignored (9.2.6).
+                value = raw[6:] if raw[5:6] == b" " else raw[5:]
+                data.append(value.decode("utf-8", "replace"))
+            elif raw[:3] == b"id:":
+                value = raw[4:] if raw[3:4] == b" " else raw[3:]
+                if b"\0" not in value:
+                    self._id_buffer = value.decode("utf-8", "replace")
+            elif raw[:1] != b":":  # a colon first: a comment
+                self._field(raw)
         return events
 
-    def _line(self, raw: bytes) -> SSEEvent | None:
-        if not raw:
-            return self._dispatch()
-        # Line ends are ASCII and UTF-8 self-synchronises, so decoding line by line equals
-        # decoding the stream first; any charset parameter is ignored (9.2.6: always UTF-8).
-        line = raw.decode("utf-8", "replace")
-        if raw[:5] == b"data:":  # the common case first (this loop is the engine's hot path)
-            self._add_data(len(raw))
-            self._decoder.decode(line)
-            return None
-        name, _, value = line.partition(":")
-        if name == "retry":
-            value = value.removeprefix(" ")
-            if value.isascii() and value.isdigit():
-                digits = value.lstrip("0") or "0"
-                self.retry_ms = int(digits) if len(digits) <= _MAX_RETRY_DIGITS else 10**9
-            return None  # never handed to httpx-sse, whose int() is too liberal
-        if name == "id":
-            value = value.removeprefix(" ")
+    def _field(self, raw: bytes) -> None:
+        """Every field but ``data:`` with its colon: 9.2.6 "process the field"."""
+        name, _, value = raw.decode("utf-8", "replace").partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":  # "data" without a colon: an empty data line
+            self._data_bytes += len(raw)
+            if self._data_bytes > self._max_event_bytes:
+                self._too_large()
+            self._data.append("")
+        elif name == "event":
+            self._event_type = value
+        elif name == "id":
             if "\0" not in value:
                 self._id_buffer = value
-        elif name == "data":  # "data" without a colon: an empty data line
-            self._add_data(len(raw))
-        self._decoder.decode(line)
-        return None
+        elif name == "retry" and value.isascii() and value.isdigit():
+            # Only ASCII digits (9.2.6); int() alone would take "+5", " 5", "5_0" and
+            # Arabic-Indic digits, and refuses > 4300 digits with a traceback.
+            digits = value.lstrip("0") or "0"
+            self.retry_ms = int(digits) if len(digits) <= _MAX_RETRY_DIGITS else 10**9
+        # Any other field is ignored.
 
-    def _add_data(self, size: int) -> None:
-        self._data_seen = True
-        self._data_bytes += size
-        if self._data_bytes > self._max_event_bytes:
-            raise EventTooLarge(
-                f"The server sent an event larger than {self._max_event_bytes} bytes; "
-                "the connection was dropped."
-            )
-
-    def _dispatch(self) -> SSEEvent | None:
-        # Dispatch step 1 runs even when nothing fires: an id-only block moves the last id.
-        self.last_event_id = self._id_buffer
-        sse = self._decoder.decode("")
-        data_seen = self._data_seen
-        self._data_seen = False
-        self._data_bytes = 0
-        if sse is None or not data_seen:
-            return None  # step 2: empty data buffer, no event (httpx-sse#35 phantoms)
-        return SSEEvent(data=sse.data, event_type=sse.event, last_event_id=self.last_event_id)
+    def _too_large(self) -> None:
+        raise EventTooLarge(
+            f"The server sent an event larger than {self._max_event_bytes} bytes; "
+            "the connection was dropped."
+        )

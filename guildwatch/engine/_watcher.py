@@ -161,9 +161,9 @@ class GuildWatcher:
             last_event_id=self._last_event_id,
         )
         try:
-            async for event in connection.events(opened):
+            async for events in connection.events(opened):
                 self._last_event_id = connection.last_event_id
-                self._on_event(event)
+                self._on_events(events)
             return ConnectionFailed("The server ended the stream.")
         except GuildwatchError as exc:
             return exc
@@ -189,20 +189,23 @@ class GuildWatcher:
         with contextlib.suppress(ValueError):  # already taken by _after_failure/_stop_polling
             self._stopped_polls.remove(task)
 
-    def _on_event(self, event: SSEEvent) -> None:
-        if event.event_type != "message":
-            return  # other event types are ignored (protocol.md: forward-compatible)
-        try:
-            status, warning = parse_status(
-                event.data,
-                now=self._store.clock(),
-                skew_tolerance=self._settings.clock_skew_tolerance,
-            )
-        except PayloadError as exc:
-            log.warning("%s: rejected event: %s", self.guild_id, exc.user_message)
-            self._store.set_warning(self.guild_id, _problem(exc))
-            return
-        self._store.apply_status(self.guild_id, status, source="stream", warning=warning)
+    def _on_events(self, events: list[SSEEvent]) -> None:
+        """Validate the events of one read and store the valid ones in one write."""
+        now = self._store.clock()
+        tolerance = self._settings.clock_skew_tolerance
+        valid: list[tuple[BotStatus, Problem | None]] = []
+        for data, event_type, _ in events:
+            if event_type != "message":
+                continue  # other event types are ignored (protocol.md: forward-compatible)
+            try:
+                valid.append(parse_status(data, now=now, skew_tolerance=tolerance))
+            except PayloadError as exc:
+                # In order: what came before the bad event is stored before its warning.
+                self._store.apply_statuses(self.guild_id, valid, source="stream")
+                valid = []
+                log.warning("%s: rejected event: %s", self.guild_id, exc.user_message)
+                self._store.set_warning(self.guild_id, _problem(exc))
+        self._store.apply_statuses(self.guild_id, valid, source="stream")
 
     async def _after_failure(self, failure: GuildwatchError, *, dropped: bool = False) -> None:
         """Record the failure, then wait: for a manual retry, or for the backoff delay.

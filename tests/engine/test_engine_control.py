@@ -116,7 +116,7 @@ async def test_start_jitter_spreads_first_connections() -> None:
 
 async def test_a_bug_in_a_watcher_is_raised_by_run() -> None:
     class Broken(StatusStore):
-        def apply_status(self, *args: object, **kwargs: object) -> None:
+        def apply_statuses(self, *args: object, **kwargs: object) -> None:
             raise RuntimeError("bug")
 
     async def handler(conn: Conn) -> None:

@@ -91,6 +91,9 @@ def test_heartbeat_slightly_ahead_is_tolerated() -> None:
         '{"healthy": NaN}',
         '{"healthy": true, "x": Infinity}',
         "[" * 100_000,
+        '{"healthy": true} {"healthy": false}',
+        '{"healthy": true}x',
+        " ",
     ],
 )
 def test_invalid_payloads_are_rejected_whole(data: str) -> None:
@@ -98,6 +101,14 @@ def test_invalid_payloads_are_rejected_whole(data: str) -> None:
         parse_status(data, now=NOW)
     assert caught.value.kind == "payload"
     assert caught.value.user_message
+
+
+@pytest.mark.parametrize(
+    "data", [' {"healthy": true}', '{"healthy": true}\t\r\n ', '\n{"healthy": true} ']
+)
+def test_whitespace_around_the_document_is_json(data: str) -> None:
+    status, _ = parse_status(data, now=NOW)
+    assert status.healthy is True
 
 
 def test_version_is_kept_as_raw_data() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -340,3 +341,32 @@ def reference_parse(stream: bytes) -> list[SSEEvent]:
         elif name == "id" and "\0" not in value:
             id_buffer = value
     return events
+
+
+@st.composite
+def plain_streams(draw: st.DrawFn) -> bytes:
+    """Streams on which httpx-sse 0.4.3 is right: LF only, no BOM, data in every block."""
+    blocks: list[bytes] = []
+    for _ in range(draw(st.integers(0, 6))):
+        lines = [f"data: {draw(field_text)}"]
+        for _ in range(draw(st.integers(0, 3))):
+            kind = draw(st.sampled_from(["data", "id", "event", "comment"]))
+            lines.append(
+                ":" + draw(field_text) if kind == "comment" else f"{kind}:{draw(field_text)}"
+            )
+        draw(st.randoms()).shuffle(lines)
+        blocks.append("".join(f"{line}\n" for line in lines).encode() + b"\n")
+    return b"".join(blocks)
+
+
+@given(stream=plain_streams())
+@settings(max_examples=150, deadline=None)
+def test_events_match_httpx_sse_where_it_is_right(stream: bytes) -> None:
+    """httpx-sse as a second, independent oracle (our parser replaced its decoder for speed)."""
+    lines, decoder = SSELineDecoder(), SSEDecoder()
+    theirs = []
+    for line in lines.decode(stream.decode()):
+        sse = decoder.decode(line)
+        if sse is not None:
+            theirs.append(SSEEvent(sse.data, sse.event, sse.id))
+    assert parse(stream)[0] == theirs

@@ -42,6 +42,50 @@ def test_apply_status_records_source_and_time() -> None:
     assert snapshot.health == "online"
 
 
+class CountingStore(StatusStore):
+    """Counts the notifications subscribers get: one per write that changed something."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock=clock)
+        self.notified: list[str] = []
+
+    def _notify(self, guild_id: str) -> None:
+        self.notified.append(guild_id)
+        super()._notify(guild_id)
+
+
+def test_statuses_of_one_read_are_one_write_with_every_change_in_history() -> None:
+    clock = FakeClock()
+    store = CountingStore(clock)
+    store.add_guild("g")
+    store.set_connection("g", "connected")
+    skew = Problem("clock_skew", "ahead")
+    one_by_one = StatusStore(clock=clock)
+    one_by_one.add_guild("g")
+    one_by_one.set_connection("g", "connected")
+    batch = [
+        (BotStatus(True, None, "1"), None),
+        (BotStatus(True, None, "1"), None),  # no change: no history entry
+        (BotStatus(False, None, "1"), None),
+        (BotStatus(True, None, "2"), skew),
+    ]
+    for status, warning in batch:
+        one_by_one.apply_status("g", status, source="stream", warning=warning)
+    store.notified.clear()
+    store.apply_statuses("g", batch, source="stream")
+    assert store.notified == ["g"]  # one write for the whole read
+    assert store.get("g") == one_by_one.get("g")
+    assert store.history("g") == one_by_one.history("g")
+    assert [(e.health, e.version) for e in store.history("g")[-3:]] == [
+        ("online", "1"),
+        ("offline", "1"),
+        ("online", "2"),
+    ]
+    assert store.get("g").warning == skew
+    store.apply_statuses("g", [], source="stream")
+    assert store.notified == ["g"]
+
+
 def test_connected_clears_error_and_countdown() -> None:
     clock = FakeClock()
     store = StatusStore(clock=clock)
