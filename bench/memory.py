@@ -43,14 +43,18 @@ def sim_ids(count: int) -> list[str]:
 
 
 async def _child(url: str, count: int) -> None:
-    from guildwatch.engine import Engine, EngineSettings
+    from guildwatch.engine import Engine, EngineSettings, start_jitter_for
     from guildwatch.store import StatusStore
 
     logging.getLogger("guildwatch").addHandler(logging.NullHandler())  # no stderr warnings
 
     store = StatusStore()
     store.add_guilds(sim_ids(count))
-    engine = Engine(EngineSettings(api_url=url, token=os.environ["GUILDWATCH_TOKEN"]), store)
+    # Starts spread as the CLI spreads them (``--watch`` runs exactly this engine).
+    settings = EngineSettings(
+        api_url=url, token=os.environ["GUILDWATCH_TOKEN"], start_jitter=start_jitter_for(count)
+    )
+    engine = Engine(settings, store)
     runner = asyncio.create_task(engine.run())
     started = time.perf_counter()
     while True:
