@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 ConnectionState = Literal["connecting", "connected", "disconnected", "error"]
 """The public connection states (protocol.md): down-and-retrying is ``disconnected``."""
@@ -40,9 +40,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class BotStatus:
-    """One validated status payload, as the server sent it (see ``engine.parse_status``)."""
+class BotStatus(NamedTuple):
+    """One validated status payload, as the server sent it (see ``engine.parse_status``).
+
+    A named tuple, as Textual's geometry types are: one is built per event, and a frozen
+    dataclass costs three times as much to build (``bench/throughput.py``).
+    """
 
     healthy: bool
     """The bot is up in this guild."""
@@ -99,9 +102,11 @@ class GuildSnapshot:
         return "online" if self.status.healthy else "offline"
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    """One change of a guild's connection state or bot health, for the history view."""
+class HistoryEntry(NamedTuple):
+    """One change of a guild's connection state or bot health, for the history view.
+
+    A named tuple for the same reason as :class:`BotStatus`: one per change in a burst.
+    """
 
     at: datetime
     connection: ConnectionState

@@ -95,7 +95,7 @@ def parse_status(
             "clock_skew",
             f"The bot's last heartbeat is {ahead} s in the future: a clock is wrong.",
         )
-    return BotStatus(healthy=healthy, last_heartbeat=last_heartbeat, version=version), warning
+    return BotStatus(healthy, last_heartbeat, version), warning  # positional: the hot path
 
 
 def _parse_heartbeat(value: object) -> datetime | None:

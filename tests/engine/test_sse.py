@@ -138,6 +138,29 @@ def test_id_with_nul_is_ignored() -> None:
     assert parser.last_event_id == "5"
 
 
+def test_common_events_keep_every_rule_of_the_slow_path() -> None:
+    """The one-match path for ``id``/``data``/blank blocks agrees with the line-by-line one."""
+    stream = (
+        b"id:1\ndata:a\n\n"  # no space after the colons
+        b"id:  2\ndata:  b\n\n"  # only one space is stripped
+        b"event: ping\ndata: c\n\n"  # a pending type: not a common event
+        b"data: d\n\n"  # the type did not leak
+        b"id: 3\ndata: \xff\n\n"  # invalid UTF-8 becomes U+FFFD
+        b"data:\n\n"  # an empty data line is a real event
+    )
+    events, parser = parse(stream)
+    assert events == [
+        SSEEvent("a", "message", "1"),
+        SSEEvent(" b", "message", " 2"),
+        SSEEvent("c", "ping", " 2"),
+        SSEEvent("d", "message", " 2"),
+        SSEEvent("\ufffd", "message", "3"),
+        SSEEvent("", "message", "3"),
+    ]
+    assert events == reference_parse(stream)
+    assert parser.last_event_id == "3"
+
+
 def test_empty_id_clears_the_last_event_id() -> None:
     events, parser = parse(b"id: 5\ndata: a\n\nid\ndata: b\n\n")
     assert [e.last_event_id for e in events] == ["5", ""]
