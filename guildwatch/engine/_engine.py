@@ -15,7 +15,8 @@ from collections.abc import Callable
 import httpx
 
 from guildwatch.engine._limits import (
-    H2_STREAMS_PER_CONNECTION,
+    POOL_MARGIN,
+    STREAMS_PER_CLIENT,
     raise_open_files_limit,
     stream_limits,
     stream_shards,
@@ -52,9 +53,9 @@ class Engine:
         if client is None:
             # Streams never queue behind polls (pitfalls, httpx): each has its own client.
             guilds = len(store.guild_ids)
-            limits = stream_limits(guilds, http2=settings.http2)
-            shards = stream_shards(guilds) if settings.http2 else 1
-            raise_open_files_limit((limits.max_connections or 0) * shards)
+            limits = stream_limits(http2=settings.http2)
+            shards = stream_shards(guilds)
+            raise_open_files_limit(shards * 3 if settings.http2 else guilds + POOL_MARGIN)
             # One TLS context for every client: httpx loads the CA bundle (~50 ms) per client
             # otherwise. Same defaults as httpx's own (certifi, or SSL_CERT_FILE/DIR).
             tls = httpx.create_ssl_context()
@@ -101,14 +102,14 @@ class Engine:
 
     @property
     def _stream_client(self) -> httpx.AsyncClient:
-        """The first (with HTTP/1.1 the only) stream client; engine tests inspect its pool."""
+        """The first stream client (up to 100 guilds); engine tests inspect its pool."""
         return self._stream_clients[0]
 
     def _stream_client_for(self, index: int) -> httpx.AsyncClient:
-        # HTTP/2: at most H2_STREAMS_PER_CONNECTION streams per client, since httpcore queues
-        # any stream past 100 on one connection forever instead of opening another (see
-        # ``_limits``); HTTP/1.1: one client, one connection per stream.
-        shard = index // H2_STREAMS_PER_CONNECTION
+        # At most STREAMS_PER_CLIENT streams per client (see ``_limits``): HTTP/2 queues any
+        # stream past 100 on one connection forever, and an HTTP/1.1 pool's every request
+        # scans all its connections.
+        shard = index // STREAMS_PER_CLIENT
         return self._stream_clients[shard % len(self._stream_clients)]
 
     def retry(self, guild_id: str | None = None) -> None:

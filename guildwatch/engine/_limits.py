@@ -1,14 +1,18 @@
-"""Connection limits for many guilds: the stream pool's size, and the process's open files.
+"""Connection limits for many guilds: how streams are spread over clients, and open files.
 
-HTTP/1.1 carries one stream per connection, so the stream pool must hold one connection per
-guild (plus a margin for a dying connection still counted while its replacement opens), and
-the process must be allowed that many sockets.
+HTTP/1.1 carries one stream per connection, so every stream needs its own connection, and the
+process must be allowed that many sockets. One pool must not hold them all: httpcore 1.0's
+pool scans every connection it has on each request (``_assign_requests_to_connections``,
+``can_handle_request`` per connection), so n streams in one pool cost O(n^2). With 10,000
+guilds in one pool the event loop was saturated before 500 streams were open (py-spy: 80 % of
+the time in the pool); so the engine gives each group of 100 guilds its own client
+(:func:`stream_shards`), which bounds each scan at ~100.
 
 HTTP/2 multiplexes, but httpcore 1.0 caps a connection at 100 concurrent streams (its own
 SETTINGS) and its pool never opens a second connection for more: stream 101 waits on a
 semaphore for ever (read in ``httpcore/_async/http2.py``: ``is_available`` ignores the stream
-count; encode/httpx#1414). Long-lived SSE streams never free a slot, so the engine gives each
-group of 100 guilds its own client (:func:`stream_shards`): 1,000 guilds = 10 connections.
+count; encode/httpx#1414). Long-lived SSE streams never free a slot, so there too each group of
+100 guilds gets its own client: 1,000 guilds = 10 connections.
 """
 
 from __future__ import annotations
@@ -20,25 +24,30 @@ import httpx
 
 log = logging.getLogger("guildwatch.engine")
 
-POOL_FLOOR = 100
-"""The pool holds at least this many, so guilds added after the engine was made still fit."""
 POOL_MARGIN = 16
-H2_STREAMS_PER_CONNECTION = 100
-"""httpcore's own cap, and what most servers allow (RFC 9113 recommends at least 100)."""
+"""Room in an HTTP/1.1 pool for connections still closing while their replacements open."""
+STREAMS_PER_CLIENT = 100
+"""Guilds per stream client: HTTP/2's per-connection cap, and a short HTTP/1.1 pool scan."""
 _FILES_MARGIN = 64
 """Open files besides the streams: the poll pool, log file, terminal, Python's own."""
 
 
 def stream_shards(guilds: int) -> int:
-    """HTTP/2 stream clients needed for ``guilds`` streams (each carries up to 100)."""
-    return max(1, math.ceil(guilds / H2_STREAMS_PER_CONNECTION))
+    """Stream clients needed for ``guilds`` streams (each client carries up to 100)."""
+    return max(1, math.ceil(guilds / STREAMS_PER_CLIENT))
 
 
-def stream_limits(guilds: int, *, http2: bool) -> httpx.Limits:
-    """Pool limits for one stream client (HTTP/2: one shard of up to 100 guilds)."""
+def stream_limits(*, http2: bool) -> httpx.Limits:
+    """Pool limits for one stream client (one shard of up to 100 guilds)."""
     # HTTP/2: one connection, plus room for its replacement while a dead one is closing.
-    connections = 1 + 2 if http2 else max(guilds, POOL_FLOOR) + POOL_MARGIN
-    return httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    # HTTP/1.1: one connection per stream. Guilds added after the engine was built land on
+    # the existing shards, so no HTTP/1.1 pool is capped: a capped pool would queue a stream
+    # behind streams that never end.
+    if http2:
+        return httpx.Limits(max_connections=3, max_keepalive_connections=3)
+    return httpx.Limits(
+        max_connections=None, max_keepalive_connections=STREAMS_PER_CLIENT + POOL_MARGIN
+    )
 
 
 def raise_open_files_limit(sockets: int) -> None:
