@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import difflib
 import math
-import os
 import re
-import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from guildwatch.cli._files import read_bounded
 from guildwatch.errors import ConfigError
 
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -79,21 +78,11 @@ def load_config(path: Path, *, explicit: bool) -> ConfigFile | None:
             names the file, and the line and key where known.
     """
     try:
-        with path.open("rb") as file:
-            mode = os.fstat(file.fileno()).st_mode
-            if stat.S_ISDIR(mode):
-                raise IsADirectoryError
-            data = file.read(MAX_CONFIG_BYTES + 1)
+        data, mode = read_bounded(path, MAX_CONFIG_BYTES, f"config file {path}")
     except FileNotFoundError:
         if not explicit:
             return None
         raise ConfigError(f"config file {path} does not exist") from None
-    except IsADirectoryError:
-        raise ConfigError(f"config file {path} is a directory, not a file") from None
-    except PermissionError:
-        raise ConfigError(f"config file {path} cannot be read (permission denied)") from None
-    except OSError as exc:
-        raise ConfigError(f"config file {path} cannot be read ({exc.strerror or exc})") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"config file {path} is larger than 1 MiB")
     try:

@@ -9,13 +9,13 @@ or a file's content: they name the *source* instead.
 from __future__ import annotations
 
 import logging
-import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
+from guildwatch.cli._files import read_bounded
 from guildwatch.errors import ConfigError
 
 MAX_TOKEN_BYTES = 64 * 1024
@@ -78,19 +78,9 @@ def read_token_file(path_text: str, *, stdin: BinaryIO | None) -> Token:
     path = Path(path_text).expanduser()
     origin = f"token file {path}"
     try:
-        with path.open("rb") as file:
-            mode = os.fstat(file.fileno()).st_mode
-            if stat.S_ISDIR(mode):
-                raise IsADirectoryError
-            data = file.read(MAX_TOKEN_BYTES + 1)
+        data, mode = read_bounded(path, MAX_TOKEN_BYTES, origin)
     except FileNotFoundError:
         raise ConfigError(f"{origin} does not exist") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{origin} is a directory, not a file") from None
-    except PermissionError:
-        raise ConfigError(f"{origin} cannot be read (permission denied)") from None
-    except OSError as exc:
-        raise ConfigError(f"{origin} cannot be read ({exc.strerror or exc})") from None
     warning = permission_warning(path, mode, "token file")
     return Token(_decode(data, origin), origin, (warning,) if warning else ())
 
