@@ -15,11 +15,11 @@ from collections.abc import Callable
 import httpx
 
 from guildwatch.engine._limits import (
-    POOL_MARGIN,
     STREAMS_PER_CLIENT,
     raise_open_files_limit,
     stream_limits,
     stream_shards,
+    stream_sockets,
 )
 from guildwatch.engine._settings import EngineSettings
 from guildwatch.engine._stream import timeouts
@@ -55,7 +55,7 @@ class Engine:
             guilds = len(store.guild_ids)
             limits = stream_limits(http2=settings.http2)
             shards = stream_shards(guilds)
-            raise_open_files_limit(shards * 3 if settings.http2 else guilds + POOL_MARGIN)
+            raise_open_files_limit(stream_sockets(guilds, http2=settings.http2))
             # One TLS context for every client: httpx loads the CA bundle (~50 ms) per client
             # otherwise. Same defaults as httpx's own (certifi, or SSL_CERT_FILE/DIR).
             tls = httpx.create_ssl_context()

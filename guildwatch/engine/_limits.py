@@ -26,6 +26,8 @@ log = logging.getLogger("guildwatch.engine")
 
 POOL_MARGIN = 16
 """Room in an HTTP/1.1 pool for connections still closing while their replacements open."""
+H2_CONNECTIONS_PER_CLIENT = 3
+"""HTTP/2: one connection, plus room for its replacement while a dead one is closing."""
 STREAMS_PER_CLIENT = 100
 """Guilds per stream client: HTTP/2's per-connection cap, and a short HTTP/1.1 pool scan."""
 _FILES_MARGIN = 64
@@ -39,15 +41,22 @@ def stream_shards(guilds: int) -> int:
 
 def stream_limits(*, http2: bool) -> httpx.Limits:
     """Pool limits for one stream client (one shard of up to 100 guilds)."""
-    # HTTP/2: one connection, plus room for its replacement while a dead one is closing.
+    if http2:
+        connections = H2_CONNECTIONS_PER_CLIENT
+        return httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     # HTTP/1.1: one connection per stream. Guilds added after the engine was built land on
     # the existing shards, so no HTTP/1.1 pool is capped: a capped pool would queue a stream
     # behind streams that never end.
-    if http2:
-        return httpx.Limits(max_connections=3, max_keepalive_connections=3)
     return httpx.Limits(
         max_connections=None, max_keepalive_connections=STREAMS_PER_CLIENT + POOL_MARGIN
     )
+
+
+def stream_sockets(guilds: int, *, http2: bool) -> int:
+    """The most sockets the stream clients of ``guilds`` guilds can hold at once."""
+    if http2:
+        return stream_shards(guilds) * H2_CONNECTIONS_PER_CLIENT
+    return guilds + POOL_MARGIN
 
 
 def raise_open_files_limit(sockets: int) -> None:

@@ -179,37 +179,35 @@ class EventParser:
 
     def _line(self, raw: bytes) -> SSEEvent | None:
         """One line, by the letter of 9.2.6; returns the event a blank line dispatches."""
-        data = self._data
-        if not raw:
-            # Dispatch. Step 1 runs even when nothing fires: an id-only block moves the id.
-            self.last_event_id = self._id_buffer
-            event_type, self._event_type = self._event_type, ""
-            if not data:  # step 2: an empty data buffer dispatches nothing (httpx-sse#35)
-                return None
-            joined = "\n".join(data)
-            data.clear()
-            self._data_bytes = 0
-            return SSEEvent(joined, event_type or "message", self.last_event_id)
-        if raw[:5] == b"data:":
-            self._data_bytes += len(raw)
-            if self._data_bytes > self._max_event_bytes:
-                self._too_large()
-            # Line ends are ASCII and UTF-8 self-synchronises, so decoding line by line
-            # equals decoding the stream first; any charset parameter is ignored (9.2.6).
-            data.append((raw[6:] if raw[5:6] == b" " else raw[5:]).decode("utf-8", "replace"))
-        elif raw[:1] != b":":  # a colon first: a comment
+        if raw[:1] == b":":
+            return None  # a comment
+        if raw:
             self._field(raw)
-        return None
+            return None
+        # Dispatch. Step 1 runs even when nothing fires: an id-only block moves the id.
+        self.last_event_id = self._id_buffer
+        event_type, self._event_type = self._event_type, ""
+        if not self._data:  # step 2: an empty data buffer dispatches nothing (httpx-sse#35)
+            return None
+        joined = "\n".join(self._data)
+        self._data.clear()
+        self._data_bytes = 0
+        return SSEEvent(joined, event_type or "message", self.last_event_id)
 
     def _field(self, raw: bytes) -> None:
-        """Every field but ``data:`` with its colon: 9.2.6 "process the field"."""
+        """9.2.6 "process the field"; a line without a colon is a field with an empty value."""
+        # Line ends are ASCII and UTF-8 self-synchronises, so decoding line by line equals
+        # decoding the stream first; any charset parameter is ignored (9.2.6: always UTF-8).
         name, _, value = raw.decode("utf-8", "replace").partition(":")
         value = value.removeprefix(" ")
-        if name == "data":  # "data" without a colon: an empty data line
+        if name == "data":
             self._data_bytes += len(raw)
             if self._data_bytes > self._max_event_bytes:
-                self._too_large()
-            self._data.append("")
+                raise EventTooLarge(
+                    f"The server sent an event larger than {self._max_event_bytes} bytes; "
+                    "the connection was dropped."
+                )
+            self._data.append(value)
         elif name == "event":
             self._event_type = value
         elif name == "id":
@@ -221,9 +219,3 @@ class EventParser:
             digits = value.lstrip("0") or "0"
             self.retry_ms = int(digits) if len(digits) <= _MAX_RETRY_DIGITS else 10**9
         # Any other field is ignored.
-
-    def _too_large(self) -> None:
-        raise EventTooLarge(
-            f"The server sent an event larger than {self._max_event_bytes} bytes; "
-            "the connection was dropped."
-        )
