@@ -173,6 +173,11 @@ CINDER_HOUR: tuple[tuple[int, State], ...] = (
 """Cinder's last hour (minutes before :data:`NOW`, state), before it ends up reconnecting."""
 
 
+MIXED_WORST_FIRST = ["Dunmore", "Basalt", "Harbor", "Cinder", "Ember", "Aurora", "Fjord", "Grove"]
+"""The :data:`MIXED` names sorted worst first: lost, offline x2 (store order),
+connecting/reconnecting (store order), online x3."""
+
+
 def mixed_store(clock: FakeClock) -> StatusStore:
     """A store with the :data:`MIXED` guilds, each driven into its state.
 

@@ -20,6 +20,7 @@ from guildwatch.ui._status_dot import GLYPHS
 from tests.ui.support import (
     HOSTILE,
     MIXED,
+    MIXED_WORST_FIRST,
     FakeClock,
     RecordingEngine,
     State,
@@ -65,16 +66,7 @@ async def test_rows_are_worst_first_and_show_every_column() -> None:
     app, _, _ = _app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert _names_on_screen(app) == [
-            "Dunmore",
-            "Basalt",
-            "Harbor",
-            "Cinder",
-            "Ember",
-            "Aurora",
-            "Fjord",
-            "Grove",
-        ]
+        assert _names_on_screen(app) == MIXED_WORST_FIRST
         text = screen_text(app)
         assert "1 lost · 2 offline · 1 reconnecting · 1 connecting · 3 online" in text
         titles = next(line for line in text.splitlines() if "Version" in line)

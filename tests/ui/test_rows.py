@@ -9,7 +9,7 @@ from guildwatch.ui._guild_list import GuildList
 from guildwatch.ui._many import summary
 from guildwatch.ui._notices import Notice, merge_notices
 from guildwatch.ui._rows import Layout, matches, rank, row_cells
-from tests.ui.support import HOSTILE, MIXED, NOW, FakeClock, mixed_store
+from tests.ui.support import HOSTILE, MIXED, MIXED_WORST_FIRST, NOW, FakeClock, mixed_store
 
 
 def _sorted_names(snapshots: tuple[GuildSnapshot, ...]) -> list[str | None]:
@@ -22,16 +22,7 @@ def test_worst_first_and_stable_within_a_group() -> None:
     store = mixed_store(FakeClock())
     names = _sorted_names(store.snapshots())
     # lost, offline x2 (store order), connecting/reconnecting (store order), online x3.
-    assert names == [
-        "Dunmore",
-        "Basalt",
-        "Harbor",
-        "Cinder",
-        "Ember",
-        "Aurora",
-        "Fjord",
-        "Grove",
-    ]
+    assert names == MIXED_WORST_FIRST
 
 
 def test_filter_matches_id_or_name_case_insensitively() -> None:
