@@ -21,7 +21,7 @@ from textual.strip import Strip
 
 from guildwatch.display import status_kind
 from guildwatch.store import Clock, GuildSnapshot
-from guildwatch.ui._rows import Cell, Layout, matches, rank, row_cells
+from guildwatch.ui._rows import Cell, Layout, label_cells, matches, rank, row_cells
 from guildwatch.ui._ticking import TICK_INTERVAL
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class GuildList(ScrollView, can_focus=True):
     GuildList {
         height: 1fr;
         padding: 0 1;
+        overflow-x: hidden;
         scrollbar-size-vertical: 1;
         & > .guild-list--header { color: $text-muted; text-style: bold; }
         & > .guild-list--name { color: $text; }
@@ -120,6 +121,9 @@ class GuildList(ScrollView, can_focus=True):
         self._needle = ""
         self._cursor_id: str | None = None
         self._painted: dict[int, list[Cell]] = {}
+        self._label_cells: dict[str, int] = {}
+        self._longest = 0
+        """The longest label in cells: the name column is sized to it (up to a cap)."""
         self.sorts = 0
         """How many times the order was recomputed (the burst tests count them)."""
         self.update(snapshots)
@@ -159,6 +163,7 @@ class GuildList(ScrollView, can_focus=True):
     def update(self, snapshots: Iterable[GuildSnapshot]) -> None:
         """Show new snapshots (one store wake-up's worth): at most one re-sort, one repaint."""
         moved = False
+        renamed = False
         for snapshot in snapshots:
             guild_id = snapshot.guild_id
             before = self._snapshots.get(guild_id)
@@ -167,9 +172,15 @@ class GuildList(ScrollView, can_focus=True):
                 moved = True
             elif rank(before) != rank(snapshot) or (self._needle and before.name != snapshot.name):
                 moved = True  # another group, or a renamed guild may (no longer) match
+            if before is None or before.label != snapshot.label:
+                self._label_cells[guild_id] = label_cells(snapshot)
+                renamed = True
             self._snapshots[guild_id] = snapshot
+        if renamed:
+            # Only on a new or renamed guild: a scan of ints, never once per status change.
+            self._longest = max(self._label_cells.values(), default=0)
         if moved:
-            self._resort()
+            self._resort_in_view()
         self.refresh()
 
     def set_filter(self, text: str) -> None:
@@ -177,8 +188,23 @@ class GuildList(ScrollView, can_focus=True):
         needle = text.casefold()
         if needle != self._needle:
             self._needle = needle
-            self._resort()
+            self._resort_in_view()
             self.refresh()
+
+    def _resort_in_view(self) -> None:
+        # A selection on screen stays on screen when the order changes (and a selection on the
+        # first page brings the worst rows back to the top); one the operator scrolled away
+        # from with the wheel is left alone.
+        follow = self.is_mounted and self._cursor_on_screen()
+        self._resort()
+        if follow:
+            self._scroll_to_cursor()
+
+    def _cursor_on_screen(self) -> bool:
+        if self._cursor_id not in self._rows:
+            return True
+        top = int(self.scroll_offset.y)
+        return top <= self.cursor < top + self._page
 
     def _resort(self) -> None:
         self.sorts += 1
@@ -211,6 +237,9 @@ class GuildList(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._update_virtual_size()
         self._scroll_to_cursor()
+        # The scrollbars and the screen's size classes settle after this event: place the
+        # rows again once they have, or a stale page height leaves the worst rows scrolled out.
+        self.call_after_refresh(self._scroll_to_cursor)
 
     def on_mount(self) -> None:
         self._update_virtual_size()
@@ -221,7 +250,7 @@ class GuildList(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        layout = Layout.for_width(width)
+        layout = Layout.for_width(width, self._longest)
         header = self._header_lines
         if y < header:
             return self._strip(layout.header(), None, width, cursor=False)
@@ -255,7 +284,7 @@ class GuildList(ScrollView, can_focus=True):
 
     def _tick(self) -> None:
         width = self.scrollable_content_region.width
-        layout = Layout.for_width(width)
+        layout = Layout.for_width(width, self._longest)
         now = self._clock()
         for y, cells in list(self._painted.items()):
             index = int(self.scroll_offset.y) + y - self._header_lines
@@ -279,7 +308,11 @@ class GuildList(ScrollView, can_focus=True):
             return
         index = self.cursor
         top = int(self.scroll_offset.y)
-        if index < top:
+        if index < self._page:
+            # The selection fits on the first page: show it from the top, worst guild first.
+            if top:
+                self.scroll_to(y=0, animate=False)
+        elif index < top:
             self.scroll_to(y=index, animate=False)
         elif index >= top + self._page:
             self.scroll_to(y=index - self._page + 1, animate=False)

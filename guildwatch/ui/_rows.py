@@ -42,6 +42,14 @@ VERSION_CELLS = 12
 SOURCE_CELLS = 6
 NAME_MIN_CELLS = 12
 """Below this, the name column goes before the status word does (the word is the news)."""
+NAME_MAX_CELLS = 32
+"""The name column is as wide as the longest name up to this; longer names end in "…"."""
+NAME_TITLE = "Guild"
+
+
+def label_cells(snapshot: GuildSnapshot) -> int:
+    """Cells the guild's label takes in the name column (made safe, up to the cap)."""
+    return cell_len(safe(snapshot.label, NAME_MAX_CELLS))
 
 
 def rank(snapshot: GuildSnapshot) -> int:
@@ -74,24 +82,39 @@ class Layout:
     """False in tiny panes: dot and word lead, the name fills what is left."""
 
     @classmethod
-    def for_width(cls, width: int) -> Layout:
-        """The richest layout whose name column still gets :data:`NAME_MIN_CELLS`."""
+    def for_width(cls, width: int, longest: int | None = None) -> Layout:
+        """The richest layout whose name column could still get :data:`NAME_MIN_CELLS`.
+
+        Args:
+            width: Cells for the whole row.
+            longest: The longest label in cells: the name column shrinks to it (but not
+                below its title), so the status sits next to the names in a wide pane; None
+                gives the name column all the room left.
+        """
         rest = width - 2  # the dot and its space
+
+        def name(room: int) -> int:
+            if longest is None:
+                return room
+            return min(room, max(longest, cell_len(NAME_TITLE)), NAME_MAX_CELLS)
+
         wide = WORD_CELLS + SEEN_CELLS + VERSION_CELLS + SOURCE_CELLS + 5
         if rest - wide >= NAME_MIN_CELLS:
-            return cls(width, rest - wide, WORD_CELLS, SEEN_CELLS, VERSION_CELLS, SOURCE_CELLS)
+            return cls(
+                width, name(rest - wide), WORD_CELLS, SEEN_CELLS, VERSION_CELLS, SOURCE_CELLS
+            )
         medium = SHORT_WORD_CELLS + SEEN_CELLS + 2
         if rest - medium >= NAME_MIN_CELLS:
-            return cls(width, rest - medium, SHORT_WORD_CELLS, SEEN_CELLS)
+            return cls(width, name(rest - medium), SHORT_WORD_CELLS, SEEN_CELLS)
         narrow = SHORT_WORD_CELLS + 1
         if rest - narrow >= NAME_MIN_CELLS:
-            return cls(width, rest - narrow, SHORT_WORD_CELLS)
+            return cls(width, name(rest - narrow), SHORT_WORD_CELLS)
         # A 20x3 pane: the worst guild's dot and word at least, then as much name as fits.
         return cls(width, 0, max(rest, 0), name_first=False)
 
     def header(self) -> list[tuple[str, Role]]:
         """Column titles (only worth showing when there is more than dot, name and word)."""
-        return _cells(self, "", "Guild", "Status", "Last seen", "Version", "Source", "muted")
+        return _cells(self, "", NAME_TITLE, "Status", "Last seen", "Version", "Source", "muted")
 
 
 Cell = tuple[str, Role]
@@ -117,7 +140,8 @@ def row_cells(snapshot: GuildSnapshot, now: datetime, layout: Layout) -> list[Ce
         cells: list[Cell] = [(GLYPHS[kind] + " ", "dot")]
         word_text = ellipsize(word, layout.word)
         cells.append((word_text, "word"))
-        room = layout.width - 2 - cell_len(word_text) - 1
+        # One cell kept blank at the end: the name never touches a scrollbar beside it.
+        room = layout.width - 2 - cell_len(word_text) - 2
         if room >= 4:
             cells.append((" " + ellipsize(label, room), "name"))
         return cells
