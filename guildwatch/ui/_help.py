@@ -81,9 +81,10 @@ class HelpScreen(ModalScreen[None]):
         width: 1fr;
         text-wrap: wrap;
     }
-    /* Help stays on top: toasts wait (in the app's list) until it closes. */
-    HelpScreen > ToastRack {
-        display: none;
+    /* Help stays on top: toasts wait (in the app's list) until it closes. Visibility,
+       as the rack sets its own display whenever a notification comes or goes. */
+    HelpScreen > ToastRack, HelpScreen > ToastRack * {
+        visibility: hidden;
     }
     """
 
