@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
@@ -43,6 +44,9 @@ def say_nothing_to_retry(app: App[None]) -> None:
     toasts: the operator just asked, and it is gone in seconds."""
     app.notify("Nothing to retry: no stream is down.", timeout=NOTHING_TO_RETRY_TIMEOUT)
 
+
+_WRAPPED = ("Error ", "Warning ")
+"""Fact lines shown in full, wrapped, rather than cut at the screen's edge."""
 
 _TEXT_CELLS = 200
 """Server text (names, versions, errors) is cut here; the screen then ellipsizes per line."""
@@ -208,9 +212,21 @@ class GuildDetail(Screen[None]):
         title = f"{GLYPHS[kind]} {status_word(snapshot, now)} · {safe(snapshot.label, 60)}"
         entries = self.store.history(self.guild_id)
         lines = [*facts(snapshot, now), f"Uptime      {uptime_line(entries, now)}"]
+        # The screen ellipsizes every line to its width; the error and the warning are the
+        # lines read in full (the list had to cut them), so those wrap under their value.
+        width = max(20, self.size.width - 3)  # padding and the scrollbar
+        wrapped = [
+            part
+            for line in lines
+            for part in (
+                textwrap.wrap(line, width, subsequent_indent=" " * 12)
+                if line.startswith(_WRAPPED)
+                else [line]
+            )
+        ]
         return {
             "title": title,
-            "facts": "\n".join(lines),
+            "facts": "\n".join(wrapped),
             "timeline": "\n".join(timeline_lines(entries, now, self.size.width - 2)),
             "history": "\n".join(history_lines(entries)),
         }
