@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from rich.cells import cell_len
 from textual.events import Resize
 from textual.widgets import Footer
+
+# Not exported by textual.widgets, but it is what Footer.compose yields (Textual 8).
 from textual.widgets._footer import FooterKey
 
 if TYPE_CHECKING:

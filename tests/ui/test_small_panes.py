@@ -189,6 +189,17 @@ async def test_capital_r_with_a_guild_down_says_nothing_of_the_kind() -> None:
         assert "Nothing to retry" not in screen_text(app)
 
 
+async def test_r_in_the_detail_of_a_live_guild_says_so() -> None:
+    app, engine = several()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        await pilot.press("end", "enter")  # the last row: online (worst first)
+        await wait_for(pilot, lambda: isinstance(app.screen, GuildDetail), "the detail view")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: "Nothing to retry" in screen_text(app), "the answer")
+        assert len(engine.retries) == 1
+
+
 # -- D: Enter on the single-guild screen -------------------------------------------------
 
 
