@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from guildwatch.display import format_distance, safe, status_kind, status_word
 from guildwatch.history import (
@@ -19,16 +20,33 @@ from guildwatch.history import (
     timeline,
     uptime_percent,
 )
+from guildwatch.ui._footer import KeysFooter
 from guildwatch.ui._status_dot import GLYPHS
 from guildwatch.ui._ticking import TICK_INTERVAL
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from textual.app import ComposeResult
+    from textual.app import App, ComposeResult
 
     from guildwatch.store import Clock, GuildSnapshot, HistoryEntry, StatusStore
     from guildwatch.ui._engine import EngineLike
+
+RETRYABLE = ("error", "disconnected")
+"""Connection states a manual retry acts on (the engine's own test for ``retry(None)``)."""
+
+NOTHING_TO_RETRY_TIMEOUT = 3.0
+"""Seconds the "nothing to retry" answer stays."""
+
+
+def say_nothing_to_retry(app: App[None]) -> None:
+    """The answer to r or R when no stream is down. Shown at any size, unlike the store's
+    toasts: the operator just asked, and it is gone in seconds."""
+    app.notify("Nothing to retry: no stream is down.", timeout=NOTHING_TO_RETRY_TIMEOUT)
+
+
+_WRAPPED = ("Error ", "Warning ")
+"""Fact lines shown in full, wrapped, rather than cut at the screen's edge."""
 
 _TEXT_CELLS = 200
 """Server text (names, versions, errors) is cut here; the screen then ellipsizes per line."""
@@ -180,7 +198,7 @@ class GuildDetail(Screen[None]):
             yield Static(id="timeline", markup=False)
             yield Static("History (newest first)", classes="heading", markup=False)
             yield Static(id="history", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.refresh_from_store()
@@ -194,9 +212,21 @@ class GuildDetail(Screen[None]):
         title = f"{GLYPHS[kind]} {status_word(snapshot, now)} · {safe(snapshot.label, 60)}"
         entries = self.store.history(self.guild_id)
         lines = [*facts(snapshot, now), f"Uptime      {uptime_line(entries, now)}"]
+        # The screen ellipsizes every line to its width; the error and the warning are the
+        # lines read in full (the list had to cut them), so those wrap under their value.
+        width = max(20, self.size.width - 3)  # padding and the scrollbar
+        wrapped = [
+            part
+            for line in lines
+            for part in (
+                textwrap.wrap(line, width, subsequent_indent=" " * 12)
+                if line.startswith(_WRAPPED)
+                else [line]
+            )
+        ]
         return {
             "title": title,
-            "facts": "\n".join(lines),
+            "facts": "\n".join(wrapped),
             "timeline": "\n".join(timeline_lines(entries, now, self.size.width - 2)),
             "history": "\n".join(history_lines(entries)),
         }
@@ -215,3 +245,5 @@ class GuildDetail(Screen[None]):
     def action_retry(self) -> None:
         """Retry this guild now."""
         self._engine.retry(self.guild_id)
+        if self.store.get(self.guild_id).connection not in RETRYABLE:
+            say_nothing_to_retry(self.app)

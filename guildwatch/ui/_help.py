@@ -17,30 +17,35 @@ if TYPE_CHECKING:
     from textual.app import ComposeResult
 
 _STATES: list[tuple[StatusKind, str, str]] = [
-    ("online", "Online", "the bot is up (one guild: the dot pulses)"),
+    ("online", "Online", "the bot is up"),
     ("offline", "Offline", "the bot is down: check Discord"),
     ("connecting", "Connecting…", "opening the stream"),
-    ("reconnecting", "Reconnecting…", "the stream dropped; retrying"),
-    ("lost", "Connection lost", "retries gave up: press r"),
+    ("reconnecting", "Reconnecting…", "stream dropped; retrying"),
+    ("lost", "Connection lost", "gave up: press r"),
 ]
 
+# Short lines (at most 36 columns: they fit a 40-column pane inside the border, the padding
+# and the scrollbar); anything longer wraps rather than being cut.
 HELP_TEXT = "\n".join(
     [
         "Keys",
-        "  r         retry now (the selected guild)",
-        "  R         retry every guild that is down",
-        "  up/down   select (also j/k, PgUp/PgDn, Home/End)",
-        "  /         filter by name or id (Esc clears)",
-        "  Enter     details: history, uptime, last hour",
-        "  ?         this help (Esc or ? closes it)",
-        "  q         quit (Ctrl+C and Ctrl+Q too)",
+        "  r      retry now (selected guild)",
+        "  R      retry every down guild",
+        "  ↑ ↓    select (also j k PgUp PgDn",
+        "         Home End)",
+        "  /      filter by name or id",
+        "  Esc    clear the filter",
+        "  Enter  details: history, uptime",
+        "  ?      this help (Esc closes it)",
+        "  q      quit (also Ctrl+C, Ctrl+Q)",
         "",
         "States",
-        *(f"  {GLYPHS[kind]} {word:<16} {meaning}" for kind, word, meaning in _STATES),
-        '  "polled 30 s ago": the stream is down and the',
-        "  status comes from polling, that long ago.",
+        *(f"  {GLYPHS[kind]} {word}\n      {meaning}" for kind, word, meaning in _STATES),
+        '  "polled 30 s ago": the stream is',
+        "  down; the status was polled then.",
         "",
-        'Point at "Last seen" for the exact time.',
+        'Point at "Last seen" for the exact',
+        "time. One guild: its dot pulses.",
     ]
 )
 """Plain text (rendered as Content, not markup)."""
@@ -54,16 +59,32 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
     }
     HelpScreen > VerticalScroll {
-        width: auto;
+        width: 42;
         max-width: 100%;
         height: auto;
         max-height: 100%;
         border: round $primary;
-        padding: 0 1;
+        padding: 0 0 0 1;
         background: $surface;
+        /* The scrollbar gets its own column, right of the text, never on top of it. */
+        scrollbar-gutter: stable;
+        scrollbar-size-vertical: 1;
+    }
+    /* A 20x3 split: every row for text, none for the frame. */
+    HelpScreen.-short > VerticalScroll {
+        border: none;
+    }
+    HelpScreen.-narrow > VerticalScroll {
+        padding: 0;
     }
     HelpScreen Static {
-        width: auto;
+        width: 1fr;
+        text-wrap: wrap;
+    }
+    /* Help stays on top: toasts wait (in the app's list) until it closes. Visibility,
+       as the rack sets its own display whenever a notification comes or goes. */
+    HelpScreen > ToastRack, HelpScreen > ToastRack * {
+        visibility: hidden;
     }
     """
 

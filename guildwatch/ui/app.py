@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from guildwatch.display import safe
 from guildwatch.errors import GuildwatchError
 from guildwatch.store import Clock, StatusStore, Subscription
 from guildwatch.ui._engine import EngineLike
-from guildwatch.ui._guild_detail import GuildDetail
+from guildwatch.ui._footer import KeysFooter
+from guildwatch.ui._guild_detail import RETRYABLE, GuildDetail, say_nothing_to_retry
 from guildwatch.ui._guild_list import GuildList
 from guildwatch.ui._help import HelpScreen
 from guildwatch.ui._many import ManyGuilds
@@ -81,7 +81,8 @@ class GuildwatchApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "retry", "Retry"),
-        Binding("R", "retry_all", "Retry all down"),
+        Binding("R", "retry_all", "Retry all"),
+        Binding("enter", "details", "Details"),
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         # No text input here, so Ctrl+C can mean what people expect: quit cleanly.
@@ -134,7 +135,7 @@ class GuildwatchApp(App[None]):
             with VerticalScroll(id="guilds"):
                 for snapshot in snapshots:
                     yield StatusLine(snapshot, self.clock)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         # Subscribe before the engine starts and then catch up, so no write can fall between
@@ -206,7 +207,7 @@ class GuildwatchApp(App[None]):
             await self.query_one("#guilds").remove()
             self._lines.clear()
             many = ManyGuilds(self.store.snapshots(), self.clock, id="many")
-            await self.mount(many, before=self.query_one(Footer))
+            await self.mount(many, before=self.query_one(KeysFooter))
             many.guild_list.focus()
         if many is not None:
             many.update(snapshots)
@@ -242,18 +243,35 @@ class GuildwatchApp(App[None]):
         if (many := self.many) is not None:
             if (selected := many.guild_list.selected) is not None:
                 self.engine.retry(selected)
+                self._say_if_nothing_to_retry([selected])
             return
         focused = self.focused
-        self.engine.retry(focused.guild_id if isinstance(focused, StatusLine) else None)
+        guild_id = focused.guild_id if isinstance(focused, StatusLine) else None
+        self.engine.retry(guild_id)
+        self._say_if_nothing_to_retry([guild_id] if guild_id else list(self.store.guild_ids))
 
     def action_retry_all(self) -> None:
         """Retry every guild whose stream is down (``engine.retry(None)``: error or waiting)."""
         self.engine.retry(None)
+        self._say_if_nothing_to_retry(list(self.store.guild_ids))
+
+    def _say_if_nothing_to_retry(self, guild_ids: list[str]) -> None:
+        # A key that visibly does nothing reads as a broken key: say why instead.
+        if not any(self.store.get(g).connection in RETRYABLE for g in guild_ids):
+            say_nothing_to_retry(self)
+
+    def action_details(self) -> None:
+        """One guild on screen: Enter opens its detail view, as a row of the list does."""
+        if self.many is None and (ids := self.store.guild_ids):
+            self.push_screen(GuildDetail(self.store, ids[0], self.engine, self.clock))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # With one guild, r already retries everything there is; in the detail view r is the
         # guild's own retry. Neither needs a second key in the footer (Textual 8: False hides
-        # the binding, None would only dim it).
+        # the binding, None would only dim it). Enter is the app's only with one guild on the
+        # main screen; with several, the list's own Enter opens the selected row.
+        if action == "details":
+            return self.many is None and len(self.screen_stack) == 1
         if action != "retry_all":
             return True
         return self.many is not None and not isinstance(self.screen, GuildDetail)

@@ -124,7 +124,7 @@ async def test_capital_r_retries_every_guild_in_error_through_the_engine() -> No
         await pilot.press("R")
         # engine.retry(None): the engine picks the guilds in error or disconnected.
         assert engine.retries == [None]
-        assert "R Retry all down" in screen_text(app)
+        assert "R Retry all" in screen_text(app)
 
 
 async def test_slash_filters_by_name_or_id_and_escape_clears() -> None:
