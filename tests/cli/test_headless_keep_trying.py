@@ -110,8 +110,10 @@ def test_the_watcher_recovers_on_its_own_after_giving_up(
         )
         real_server.heal(guild)
         watched.wait_for(
-            lambda: watched.records()[-1]["connection"] == "connected"
-            and watched.records()[-1]["status"] == "online",
+            lambda: (
+                watched.records()[-1]["connection"] == "connected"
+                and watched.records()[-1]["status"] == "online"
+            ),
             20,
             "recovery",
         )
