@@ -7,6 +7,7 @@ its fault injection) or a dead port on 127.0.0.1. Time is shortened through flag
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import signal
@@ -21,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from guildwatch.cli._args import parse_args
+from guildwatch.cli._options import resolve
 from tests.cli.conftest import GUILDWATCH, Run, clean_env
 from tests.cli.test_end_to_end import _closed_port
 from tests.harness import RunningServer
@@ -180,3 +183,20 @@ def test_a_flapping_stream_polls_once_per_interval(home: Path, real_server: Runn
     assert polls, "no poll at all"
     gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
     assert all(gap >= 2.9 for gap in gaps), gaps
+
+
+def test_slow_retry_from_flag_config_and_default(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('api = "http://127.0.0.1:1"\ntoken = "t"\nslow_retry = 42\n')
+    config.chmod(0o600)
+
+    def settings(*argv: str) -> float:
+        options = resolve(parse_args([*argv, "1"]), {}, stdin=io.BytesIO(b""), stdout_isatty=True)
+        return options.engine_settings().slow_retry
+
+    assert settings("--config", str(config)) == 42
+    assert settings("--config", str(config), "--slow-retry", "7.5") == 7.5
+    plain = tmp_path / "plain.toml"
+    plain.write_text('api = "http://127.0.0.1:1"\ntoken = "t"\n')
+    plain.chmod(0o600)
+    assert settings("--config", str(plain)) == 300
