@@ -153,16 +153,41 @@ def last_seen(snapshot: GuildSnapshot, now: datetime, *, short: bool = False) ->
     return seen
 
 
+FATAL_REASONS: dict[str, str] = {
+    "auth": "Unauthorized: check the token",
+    "forbidden": "Forbidden for this token",
+    "not_found": "Unknown guild",
+}
+"""The status for answers that retrying cannot fix (401/403/404), by ``error.kind``."""
+
+_SHORT_FATAL_REASONS: dict[str, str] = {
+    "Unauthorized: check the token": "Unauthorized",
+    "Forbidden for this token": "Forbidden",
+    "Unknown guild": "Unknown guild",
+}
+
+
+def fatal_reason(snapshot: GuildSnapshot) -> str | None:
+    """The named reason when the stream stopped on 401/403/404, else None."""
+    if snapshot.connection != "error" or snapshot.error is None:
+        return None
+    return FATAL_REASONS.get(snapshot.error.kind)
+
+
 def status_kind(snapshot: GuildSnapshot) -> StatusKind:
     """Which of the screen's states a snapshot is in (the dot's colour follows from it).
 
     The connection comes first: a stream that is down never shows "Online" from memory; only
     a fresh poll (``source == "poll"``) may still say whether the bot is up.
     """
-    if snapshot.connection == "error":
+    if snapshot.connection == "error" and (
+        snapshot.source != "poll" or fatal_reason(snapshot) is not None
+    ):
         return "lost"
     if snapshot.connection == "connecting" and snapshot.status is None:
         return "connecting"
+    # A poll that answered is knowledge, even after the stream gave up: "stream down but
+    # polls answer" must not read like "backend unreachable".
     polled_only = snapshot.connection != "connected" and snapshot.source == "poll"
     if snapshot.connection == "connected" or polled_only:
         if snapshot.status is None:
@@ -188,6 +213,10 @@ def status_word(snapshot: GuildSnapshot, now: datetime, *, short: bool = False) 
         return "Retrying…" if short else "Reconnecting…"
     if short and kind == "waiting":
         return "Waiting…"
+    if kind == "lost":
+        reason = fatal_reason(snapshot)
+        if reason is not None:
+            return _SHORT_FATAL_REASONS[reason] if short else reason
     return {
         "online": "Online",
         "offline": "Offline",

@@ -144,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         "attempts in a row; 0 gives up at the first failure)",
     )
     timing.add_argument(
+        "--slow-retry",
+        type=_seconds,
+        metavar="SECONDS",
+        help='after "Connection lost" or a refused token/guild, retry this often, for ever '
+        "(default 300; r on the screen retries at once)",
+    )
+    timing.add_argument(
         "--no-stream",
         dest="stream",
         action="store_const",

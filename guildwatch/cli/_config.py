@@ -46,6 +46,7 @@ class ConfigFile:
     heartbeat_timeout: float | None = None
     poll_interval: float | None = None
     max_retries: int | None = None
+    slow_retry: float | None = None
     timeout: float | None = None
     stream: bool | None = None
     animation: bool | None = None
@@ -165,6 +166,7 @@ _SCALARS: dict[str, tuple[str, Callable[[object], object | None]]] = {
     "poll_interval": ("a positive number of seconds", _positive_seconds),
     "timeout": ("a positive number of seconds", _positive_seconds),
     "max_retries": ("a whole number >= 0", _count),
+    "slow_retry": ("a positive number of seconds", _positive_seconds),
     "stream": ("true or false", _boolean),
     "animation": ("true or false", _boolean),
     "inline": ("true or false", _boolean),

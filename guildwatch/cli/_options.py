@@ -38,6 +38,7 @@ DEFAULT_HEARTBEAT_TIMEOUT = 75.0
 """The engine's default (``engine._settings``; a test keeps them equal). Repeated here because
 importing the engine loads httpx, and a mistyped flag should not wait for that."""
 DEFAULT_POLL_INTERVAL = 60.0
+DEFAULT_SLOW_RETRY = 300.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_HOLD_DOWN = 5.0
 """``guildwatch.alerts.DEFAULT_HOLD_DOWN`` (a test keeps them equal)."""
@@ -62,6 +63,7 @@ class Options:
     heartbeat_timeout: float
     poll_interval: float
     max_retries: int
+    slow_retry: float
     stream: bool
     animation: bool
     inline: bool
@@ -93,6 +95,7 @@ class Options:
             heartbeat_timeout=self.heartbeat_timeout,
             poll_interval=self.poll_interval,
             max_retries=self.max_retries,
+            slow_retry=self.slow_retry,
             stream=self.stream,
             http2=self.http2,
             start_jitter=start_jitter_for(len(self.guilds)),
@@ -259,6 +262,7 @@ def resolve(
         ),
         poll_interval=_first(args.poll_interval, c.poll_interval, default=DEFAULT_POLL_INTERVAL),
         max_retries=_first(args.max_retries, c.max_retries, default=DEFAULT_MAX_RETRIES),
+        slow_retry=_first(args.slow_retry, c.slow_retry, default=DEFAULT_SLOW_RETRY),
         stream=_first(args.stream, stream_env, c.stream, default=True),
         animation=_first(args.animation, c.animation, default=True),
         inline=_first(args.inline, c.inline, default=False),

@@ -105,6 +105,7 @@ class Poller:
         on_status: Called with a valid status and its warning.
         on_failure: Called with the error and the seconds until the next poll (None when
             polling stops because of it).
+        first_delay: Seconds before the first poll (the previous poll's interval not yet over).
     """
 
     def __init__(
@@ -114,7 +115,9 @@ class Poller:
         interval: float,
         on_status: Callable[[BotStatus, Problem | None], None],
         on_failure: Callable[[GuildwatchError, float | None], None],
+        first_delay: float = 0.0,
     ) -> None:
+        self._first_delay = first_delay
         self._fetch = fetch
         self._interval = interval
         self._on_status = on_status
@@ -127,6 +130,8 @@ class Poller:
 
     async def run(self) -> None:
         """Poll until cancelled, or until an answer forbids polling (then return)."""
+        if self._first_delay > 0:
+            await self._sleep(self._first_delay)
         while True:
             wait = self._interval
             try:
@@ -142,9 +147,13 @@ class Poller:
                 self._on_failure(exc, wait)
             else:
                 self._on_status(status, warning)
-            self._poke.clear()
-            try:
-                async with asyncio.timeout(wait):
-                    await self._poke.wait()
-            except TimeoutError:
-                pass
+            await self._sleep(wait)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds``; a poke (manual retry) ends it early."""
+        self._poke.clear()
+        try:
+            async with asyncio.timeout(seconds):
+                await self._poke.wait()
+        except TimeoutError:
+            pass

@@ -38,7 +38,11 @@ class EngineSettings:
     min_uptime_for_reset: float = 60.0
     """A connection must live this long before the attempt counter resets."""
     poll_interval: float = 60.0
-    """Polling period while the stream is down (the first poll is immediate)."""
+    """Polling period while the stream is down, across outages too: polls of one guild are
+    never closer than this (an outage's first poll is immediate only if none ran lately)."""
+    slow_retry: float = 300.0
+    """After giving up (``max_retries``) or a fatal answer (401/403/404): retry the stream
+    this often, for ever, so a monitor recovers on its own; a manual retry is the fast path."""
     stream: bool = True
     """False: never open the stream, poll only (``--no-stream``)."""
     max_event_bytes: int = MAX_EVENT_BYTES

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from datetime import datetime
@@ -85,6 +86,21 @@ def timeouts(settings: EngineSettings) -> httpx.Timeout:
     )
 
 
+def _reason(exc: BaseException) -> str:
+    """What failed underneath, in the OS's words ("Connection refused"), else the class name.
+
+    Only ``strerror`` is used, never ``str(exc)``: that can carry a URL with credentials.
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):  # causes nest a few levels (httpx -> httpcore -> OSError)
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno:
+            return os.strerror(seen.errno)  # asyncio's strerror names the address instead
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__
+
+
 @contextmanager
 def translate_errors(url: str, settings: EngineSettings) -> Iterator[None]:
     """Turn httpx errors raised inside the block into guildwatch errors for ``url``."""
@@ -111,8 +127,7 @@ def translate_errors(url: str, settings: EngineSettings) -> Iterator[None]:
             f"{where} or a redirect from it uses an unsupported URL scheme.", kind="redirect"
         ) from exc
     except httpx.HTTPError as exc:
-        reason = type(exc).__name__
-        raise ConnectionFailed(f"Connection to {where} failed ({reason}).") from exc
+        raise ConnectionFailed(f"Connection to {where} failed: {_reason(exc)}.") from exc
     except httpx.InvalidURL as exc:
         raise ConfigError(f"The server URL {where} is not valid.") from exc
 

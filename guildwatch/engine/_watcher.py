@@ -93,6 +93,10 @@ class GuildWatcher:
         self._poll_task: asyncio.Task[None] | None = None
         self._stopped_polls: list[asyncio.Task[None]] = []
         self._polling_forbidden = False
+        self._given_up = False
+        """In ``error`` (gave up, or a fatal answer): retrying at the slow cadence."""
+        self._last_poll: float | None = None
+        """When this guild's last poll went out (monotonic), across outages."""
 
     # -- control -------------------------------------------------------------------------
 
@@ -108,6 +112,7 @@ class GuildWatcher:
             return
         self._attempt = 0
         self._polling_forbidden = False
+        self._given_up = False
         self._wake.set()
 
     async def run(self) -> None:
@@ -126,7 +131,8 @@ class GuildWatcher:
 
     async def _stream_forever(self) -> None:
         while True:
-            self._store.set_connection(self.guild_id, "connecting", attempt=self._attempt)
+            if not self._given_up:  # a slow retry keeps saying why it gave up until it works
+                self._store.set_connection(self.guild_id, "connecting", attempt=self._attempt)
             log.info(
                 "%s: connecting (attempt %d), Last-Event-ID %r",
                 self.guild_id,
@@ -175,6 +181,7 @@ class GuildWatcher:
 
     def _on_connected(self) -> None:
         self._connected = True
+        self._given_up = False
         log.info("%s: connected", self.guild_id)
         self._store.set_connection(self.guild_id, "connected", attempt=self._attempt)
         if self._poll_task is not None:
@@ -223,23 +230,30 @@ class GuildWatcher:
             self._store.set_connection(
                 self.guild_id, "error", error=_problem(failure), attempt=self._attempt
             )
+            self._given_up = True
             self._start_polling()
-            await self._wait(None)
+            await self._wait(self._settings.slow_retry)
             return
         self._attempt += 1
         if self._attempt > self._settings.max_retries:
+            # The detail names what failed; the status already says "Connection lost".
+            attempts = "attempt" if self._attempt == 1 else "attempts"
             problem = Problem(
                 failure.kind,
-                f"Connection lost after {self._attempt} attempts: {failure.user_message}",
+                f"{failure.user_message} (gave up after {self._attempt} {attempts}; "
+                f"retrying every {self._settings.slow_retry:g} s)",
             )
             self._store.set_connection(self.guild_id, "error", error=problem, attempt=self._attempt)
+            self._given_up = True
             self._start_polling()
-            await self._wait(None)
+            # A monitor must recover on its own: keep trying, slowly, until a retry or success.
+            await self._wait(self._settings.slow_retry)
             return
         floor = self._retry_floor
         if isinstance(failure, ServerRejected) and failure.retry_after is not None:
             floor = max(floor, failure.retry_after)
         delay = self._backoff.delay(self._attempt, floor=floor)
+        self._given_up = False
         log.info("%s: reconnecting in %.2f s (attempt %d)", self.guild_id, delay, self._attempt)
         self._store.set_connection(
             self.guild_id,
@@ -280,11 +294,22 @@ class GuildWatcher:
             settings=self._settings,
             clock=self._store.clock,
         )
+
+        async def timed_fetch() -> tuple[BotStatus, Problem | None]:
+            self._last_poll = time.monotonic()
+            return await fetch()
+
+        # A stream that flaps must not bring a poll at each drop: keep the previous poll's pace.
+        first_delay = 0.0
+        if self._last_poll is not None:
+            since = time.monotonic() - self._last_poll
+            first_delay = max(0.0, self._settings.poll_interval - since)
         return Poller(
-            fetch,
+            timed_fetch,
             interval=self._settings.poll_interval,
             on_status=on_status,
             on_failure=on_failure,
+            first_delay=first_delay,
         )
 
     def _start_polling(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -120,8 +121,18 @@ def test_status_words_for_every_state() -> None:
     assert status_word(_snapshot(connection="connected", status=down), NOW) == "Offline"
     assert status_word(_snapshot(connection="connected"), NOW) == "Waiting for status…"
     lost = _snapshot(connection="error", status=up, error=Problem("auth", "bad token"))
-    assert status_word(lost, NOW) == "Connection lost"
+    assert status_word(lost, NOW) == "Unauthorized: check the token"
+    assert status_word(lost, NOW, short=True) == "Unauthorized"
     assert hint(lost) == "Press r to retry"
+    for kind, word in (("forbidden", "Forbidden for this token"), ("not_found", "Unknown guild")):
+        assert status_word(replace(lost, error=Problem(kind, "x")), NOW) == word
+    unreachable = replace(lost, error=Problem("network", "Connection refused"))
+    assert status_word(unreachable, NOW) == "Connection lost"
+    # Gave up on the stream, but a poll answered: the polled status wins.
+    polled = replace(unreachable, source="poll", received_at=NOW - timedelta(seconds=20))
+    assert status_word(polled, NOW) == "Online"
+    assert polled_marker(polled, NOW) == "polled 20 s ago"
+    assert status_word(replace(polled, status=down), NOW) == "Offline"
     retrying = _snapshot(
         connection="disconnected",
         status=up,

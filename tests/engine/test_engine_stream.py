@@ -119,7 +119,7 @@ async def test_max_retries_then_error_and_manual_retry_reconnects_at_once() -> N
         assert snapshot.attempt == 4  # the first failure plus three retries
         assert snapshot.error is not None
         assert snapshot.error.kind == "http"
-        assert "Connection lost" in snapshot.error.message
+        assert "answered HTTP 500. (gave up after 4 attempts" in snapshot.error.message
         assert len(server.stream_requests) == 4
         engine.retry()
         await wait_until(lambda: store.get(GUILD).connection == "connected")

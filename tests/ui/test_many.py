@@ -228,14 +228,14 @@ async def test_40x10_shows_dot_name_and_word_and_20x3_the_worst_guild() -> None:
     async with app.run_test(size=(40, 10)) as pilot:
         await pilot.pause()
         lines = screen_text(app).splitlines()
-        assert lines[1].split() == ["⊘", "Dunmore", "Connection", "lost"]
+        assert lines[1].split() == ["⊘", "Dunmore", "Unauthorized"]  # a 401, named
         assert lines[2].split() == ["✕", "Basalt", "Offline"]
         assert all(len(line) <= 40 for line in lines)
     app, _, _ = _app()
     async with app.run_test(size=(20, 3)) as pilot:
         await pilot.pause()
         first = screen_text(app).splitlines()[0]
-        assert first.startswith(f"{GLYPHS['lost']} Connection lost")
+        assert first.startswith(f"{GLYPHS['lost']} Unauthorized")
 
 
 async def test_a_thousand_guilds_stay_responsive() -> None:

@@ -73,9 +73,7 @@ async def test_bad_token_is_connection_lost_without_showing_the_token(
     secret = "tok-SECRET-wrong-4f9a1c"
     app = _app(real_server, token=secret)
     async with app.run_test(notifications=True) as pilot:
-        await wait_for(
-            pilot, lambda: _on_screen(app, "⊘ Connection lost", "Press r to retry"), "lost"
-        )
+        await wait_for(pilot, lambda: _on_screen(app, "⊘ Unauthorized", "Press r to retry"), "lost")
         # The row's detail line is cut to 80 columns; the whole reason is in its tooltip.
         tooltip = app.query_one(Detail).tooltip
         assert isinstance(tooltip, str)

@@ -77,7 +77,7 @@ def test_resizing_down_to_a_20x3_pane_keeps_dot_and_word() -> None:
 @needs_tmux
 def test_r_in_tmux_retries_and_the_screen_follows() -> None:
     with TmuxSession([*CHILD, "lost"], width=40, height=10) as pane:
-        pane.wait_for("Connection lost")
+        pane.wait_for("Unauthorized")  # the "lost" state is a refused token (401)
         pane.send_keys("r")
         pane.wait_for("◉ Online")
         pane.send_keys("C-c")
