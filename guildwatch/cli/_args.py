@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--bell",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="ring the terminal bell on each alert (default: on; headless: only when stderr is "
+        help="ring the terminal bell on each alert (default: off; headless: only when stderr is "
         "a terminal)",
     )
     alerts.add_argument(
