@@ -57,6 +57,9 @@ it trailed a 10,000-event burst by 109 ms, at 20 by 61 ms)."""
 TOAST_MIN_SIZE = (60, 12)
 """Terminal size (columns, rows) from which toasts are shown."""
 
+INTERRUPTED = 130
+"""Exit code after Ctrl+C: 128 + SIGINT, what shells report for an interrupted command."""
+
 STOP_TIMEOUT = 5.0
 """Quit never hangs on an engine that does not stop; the process is ending anyway."""
 
@@ -84,8 +87,9 @@ class GuildwatchApp(App[None]):
         Binding("R", "retry_all", "Retry all down"),
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
-        # No text input here, so Ctrl+C can mean what people expect: quit cleanly.
-        Binding("ctrl+c", "quit", show=False, priority=True),
+        # No text input here, so Ctrl+C can mean what people expect: quit cleanly, with the
+        # shell's code for an interrupt (130), as the headless modes do.
+        Binding("ctrl+c", "interrupt", show=False, priority=True),
         Binding("up", "app.focus_previous", show=False),
         Binding("down", "app.focus_next", show=False),
     ]
@@ -273,6 +277,11 @@ class GuildwatchApp(App[None]):
         """Stop the engine (bounded), then leave, restoring the terminal."""
         await self._stop_engine()
         self.exit()
+
+    async def action_interrupt(self) -> None:
+        """Ctrl+C: quit as ``q`` does, with exit code 130 (128 + SIGINT)."""
+        await self._stop_engine()
+        self.exit(return_code=INTERRUPTED)
 
     async def _stop_engine(self) -> None:
         if self._engine_stopped:
