@@ -108,10 +108,17 @@ class TmuxSession:
         """The visible screen with its SGR attributes and colours as escape codes (``-e``)."""
         return self._tmux("capture-pane", "-p", "-e", "-t", self.name).stdout
 
+    def show(self, fmt: str) -> str:
+        """A tmux format about the pane, e.g. ``#{mouse_any_flag}`` (``display-message -p``)."""
+        return self._tmux("display-message", "-p", "-t", self.name, fmt).stdout.strip()
+
     def bell_rang(self) -> bool:
         """Whether the program rang the bell (tmux flags it in a session nobody looks at)."""
-        flag = self._tmux("display-message", "-p", "-t", self.name, "#{window_bell_flag}")
-        return flag.stdout.strip() == "1"
+        return self.show("#{window_bell_flag}") == "1"
+
+    def mouse_reporting(self) -> bool:
+        """Whether the program asked the terminal to report mouse buttons or motion."""
+        return "1" in (self.show("#{mouse_any_flag}"), self.show("#{mouse_all_flag}"))
 
     def resize(self, width: int, height: int) -> None:
         """Resize the window, as a user dragging a tmux split would."""

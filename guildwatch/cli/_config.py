@@ -50,6 +50,7 @@ class ConfigFile:
     stream: bool | None = None
     animation: bool | None = None
     inline: bool | None = None
+    mouse: bool | None = None
     bell: bool | None = None
     desktop_notify: str | None = None
     on_change: str | None = None
@@ -168,6 +169,7 @@ _SCALARS: dict[str, tuple[str, Callable[[object], object | None]]] = {
     "stream": ("true or false", _boolean),
     "animation": ("true or false", _boolean),
     "inline": ("true or false", _boolean),
+    "mouse": ("true or false", _boolean),
     "bell": ("true or false", _boolean),
     "desktop_notify": ('"osc9", "osc777" or false', _desktop_style),
     "on_change": ("a string (a command line)", _text),

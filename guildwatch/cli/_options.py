@@ -65,6 +65,8 @@ class Options:
     stream: bool
     animation: bool
     inline: bool
+    mouse: bool
+    """Mouse reporting on the screen; off leaves selecting text to the terminal."""
     bell: bool
     """Ring the bell on each alert: opt-in (``--bell``, ``bell = true``), because a demo or a
     flapping guild ringing unasked is noise."""
@@ -263,6 +265,7 @@ def resolve(
         stream=_first(args.stream, stream_env, c.stream, default=True),
         animation=_first(args.animation, c.animation, default=True),
         inline=_first(args.inline, c.inline, default=False),
+        mouse=_first(args.mouse, c.mouse, default=True),
         bell=_first(args.bell, c.bell, default=False),
         desktop_notify=_desktop(args.desktop_notify, c.desktop_notify),
         on_change=_on_change(args.on_change, c.on_change, config.path if config else None),
