@@ -126,7 +126,10 @@ def test_the_demo_rings_only_with_bell(home: Path, tmp_path: Path, bell: bool) -
         *flags,
     ]
     with TmuxSession(command, width=100, height=30, env=_env(home)) as pane:
-        pane.wait_for("Offline", timeout=40)
+        screen = pane.wait_for("Offline", timeout=40)
+        offline_rows = [line.split() for line in screen.splitlines() if " Offline " in line]
+        assert offline_rows
+        assert all("now" not in row for row in offline_rows), screen  # seen 10 s+ ago
         pane.wait_for(lambda _: log.exists() and "alert:" in log.read_text(), timeout=20)
         pane.send_keys("?")
         pane.wait_for("this help", timeout=10)
