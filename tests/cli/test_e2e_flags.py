@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,33 @@ def test_the_demo_rings_only_with_bell(home: Path, tmp_path: Path, bell: bool) -
         pane.wait_for(lambda screen: "this help" not in screen, timeout=10)
         pane.send_keys("q")
         assert "[exit 0]" in pane.wait_for("[exit", timeout=20)
+
+
+_SGR = re.compile(r"\x1b\[([0-9;:]*)m")
+
+
+def _colour_codes(styled: str) -> list[str]:
+    """Every SGR sequence that sets a colour (16, 256 or RGB; foreground or background)."""
+    found = []
+    for match in _SGR.finditer(styled):
+        params = [int(p) for p in re.split(r"[;:]", match[1]) if p]
+        if any(p in (38, 48) or 30 <= p <= 37 or 40 <= p <= 47 or 90 <= p <= 107 for p in params):
+            found.append(match[0])
+    return found
+
+
+@needs_tmux
+@pytest.mark.parametrize("no_color", ["1", ""], ids=["NO_COLOR=1", "NO_COLOR-empty"])
+def test_no_color_means_no_colour_codes_at_all(home: Path, no_color: str) -> None:
+    env = _env(home, NO_COLOR=no_color, COLORTERM="truecolor")
+    with TmuxSession([str(GUILDWATCH), "--demo"], width=100, height=30, env=env) as pane:
+        pane.wait_for("Offline", timeout=40)
+        styled = pane.capture_styled()
+        pane.send_keys("q")
+        assert "[exit 0]" in pane.wait_for("[exit", timeout=20)
+    if no_color:
+        assert _colour_codes(styled) == [], styled
+        assert "\x1b[7m" in styled or ";7m" in styled or "\x1b[7;" in styled  # the selection
+    else:
+        # The spec: an empty NO_COLOR is no request; the screen keeps its colours.
+        assert _colour_codes(styled) != []
