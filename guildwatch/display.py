@@ -146,6 +146,10 @@ def last_seen(snapshot: GuildSnapshot, now: datetime, *, short: bool = False) ->
         seen = "clock skew" if short else "Last seen: server clock ahead"
     elif short:
         seen = format_short_distance(status.last_heartbeat, now)
+        if seen == "now" and not status.healthy:
+            # A bot reported offline has been silent for the server's offline threshold, or
+            # said it is unhealthy: "now" would read as "it is here".
+            seen = "<1m"
     else:
         seen = f"Last seen {format_distance(status.last_heartbeat, now)} ago"
     if status.version:

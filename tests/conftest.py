@@ -37,3 +37,13 @@ def real_server(server_factory: ServerFactory) -> RunningServer:
     """One server with test defaults: 0.2 s heartbeat comments, ``retry: 100``, in-memory
     database, faults on, a client token, a bot token and three guilds (``GUILDS``)."""
     return server_factory()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_tmux_servers_left() -> Iterator[None]:
+    """End every tmux server a test started and forgot (a test that failed before ``kill``)."""
+    yield
+    from tests.tmux import LIVE
+
+    for session in list(LIVE):
+        session.kill()

@@ -189,14 +189,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="screen: no pulsing dot (less output over slow links)",
     )
     output.add_argument(
-        "--inline", action="store_true", default=None, help="screen: draw below the prompt"
+        "--inline",
+        action="store_true",
+        default=None,
+        help="screen: draw below the prompt; the last frame stays printed after quitting",
+    )
+    output.add_argument(
+        "--no-mouse",
+        dest="mouse",
+        action="store_const",
+        const=False,
+        help="screen: no mouse reporting, so the terminal selects and copies text without "
+        "Shift (no click-to-retry); also `mouse = false`",
     )
     alerts = parser.add_argument_group("alerts (a guild goes Offline or Connection lost, and back)")
     alerts.add_argument(
         "--bell",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="ring the terminal bell on each alert (default: on; headless: only when stderr is "
+        help="ring the terminal bell on each alert (default: off; headless: only when stderr is "
         "a terminal)",
     )
     alerts.add_argument(

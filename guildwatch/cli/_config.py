@@ -51,6 +51,7 @@ class ConfigFile:
     stream: bool | None = None
     animation: bool | None = None
     inline: bool | None = None
+    mouse: bool | None = None
     bell: bool | None = None
     desktop_notify: str | None = None
     on_change: str | None = None
@@ -95,11 +96,22 @@ def load_config(path: Path, *, explicit: bool) -> ConfigFile | None:
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(_syntax_message(path, str(exc))) from None
+        raise ConfigError(_syntax_message(path, str(exc), text)) from None
     return _check(table, _Context(path, text), mode)
 
 
-def _syntax_message(path: Path, detail: str) -> str:
+def _syntax_message(path: Path, detail: str, text: str = "") -> str:
+    # tomllib reports an array left open where it gave up (the next line, or the end), not
+    # where the mistake is: name the line that opened it.
+    opened = _unclosed_array_line(text)
+    if opened is not None:
+        where = re.sub(r"\s*\((at [^)]*)\)$", r" \1", detail).replace(
+            "at end of document", "at the end"
+        )
+        return (
+            f"config file {path}, line {opened}: unclosed array starting at line {opened} "
+            f"(tomllib: {where}; TOML syntax)"
+        )
     # tomllib ends its messages with "(at line 3, column 7)"; lead with the place instead.
     found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", detail)
     if found is not None:
@@ -109,6 +121,54 @@ def _syntax_message(path: Path, detail: str) -> str:
     if found is not None:
         return f"config file {path}, at the end: {detail[: found.start()]} (TOML syntax)"
     return f"config file {path}: {detail} (TOML syntax)"
+
+
+def _unclosed_array_line(text: str) -> int | None:
+    """The line of the outermost ``[`` value that the document never closes, if any.
+
+    A small scanner, not a parser: it skips strings, comments and table headers and counts
+    brackets, which is all it takes to find an array left open.
+    """
+    opened: list[int] = []
+    line, i, n = 1, 0, len(text)
+    at_line_start = True
+    while i < n:
+        char = text[i]
+        if char == "\n":
+            line, at_line_start = line + 1, True
+            i += 1
+            continue
+        if at_line_start and not opened and char == "[":
+            i = text.find("\n", i)  # a table header, [x] or [[x]]
+            i = n if i < 0 else i
+            continue
+        if not char.isspace():
+            at_line_start = False
+        if char == "#":
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+        elif char in "\"'":
+            quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else char
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if char == '"' and text[j] == "\\":
+                    j += 1  # the escaped character (a newline here is a line continuation)
+                if j < n and text[j] == "\n":
+                    if len(quote) == 1:
+                        break  # an unterminated one-line string: tomllib says so itself
+                    line += 1
+                j += 1
+            i = j + len(quote) if text.startswith(quote, j) else j
+        elif char == "[":
+            opened.append(line)
+            i += 1
+        elif char == "]":
+            if opened:
+                opened.pop()
+            i += 1
+        else:
+            i += 1
+    return opened[0] if opened else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +230,7 @@ _SCALARS: dict[str, tuple[str, Callable[[object], object | None]]] = {
     "stream": ("true or false", _boolean),
     "animation": ("true or false", _boolean),
     "inline": ("true or false", _boolean),
+    "mouse": ("true or false", _boolean),
     "bell": ("true or false", _boolean),
     "desktop_notify": ('"osc9", "osc777" or false', _desktop_style),
     "on_change": ("a string (a command line)", _text),

@@ -43,7 +43,8 @@ class DemoServer:
 
     def __enter__(self) -> DemoServer:
         try:
-            import guildwatch.server  # noqa: F401 -- fail here, with advice, if the extra is missing
+            # Fail here, with advice, if the server extra is missing.
+            import guildwatch.server._server  # noqa: F401
         except ImportError as exc:
             raise ConfigError(
                 f"--demo needs the reference server's packages ({exc.name} is missing): "

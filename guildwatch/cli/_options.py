@@ -67,8 +67,11 @@ class Options:
     stream: bool
     animation: bool
     inline: bool
+    mouse: bool
+    """Mouse reporting on the screen; off leaves selecting text to the terminal."""
     bell: bool
-    """Ring the bell on each alert (on by default, issue 8)."""
+    """Ring the bell on each alert: opt-in (``--bell``, ``bell = true``), because a demo or a
+    flapping guild ringing unasked is noise."""
     desktop_notify: DesktopStyle | None
     on_change: tuple[str, ...] | None
     """The ``--on-change`` command, split once here; never built from server data."""
@@ -266,7 +269,8 @@ def resolve(
         stream=_first(args.stream, stream_env, c.stream, default=True),
         animation=_first(args.animation, c.animation, default=True),
         inline=_first(args.inline, c.inline, default=False),
-        bell=_first(args.bell, c.bell, default=True),
+        mouse=_first(args.mouse, c.mouse, default=True),
+        bell=_first(args.bell, c.bell, default=False),
         desktop_notify=_desktop(args.desktop_notify, c.desktop_notify),
         on_change=_on_change(args.on_change, c.on_change, config.path if config else None),
         alert_hold_down=_first(args.alert_hold_down, c.alert_hold_down, default=DEFAULT_HOLD_DOWN),

@@ -63,7 +63,12 @@ def _watch(options: Options) -> int:
         deferred = DeferredEngine(engine_settings, store)
         # The bell now comes from the alert service (debounced), not the screen's own toasts.
         return run_tui(
-            store, deferred, animation=options.animation, inline=options.inline, alerts=alerts
+            store,
+            deferred,
+            animation=options.animation,
+            inline=options.inline,
+            mouse=options.mouse,
+            alerts=alerts,
         )
     from guildwatch.engine import Engine
 

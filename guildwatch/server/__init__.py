@@ -19,7 +19,23 @@ that thread's own loop (see ``tests/harness.py``). Modules: ``_config`` (flags, 
 ``_app`` / ``_stream`` (routes), ``_faults``, ``_simulate``, ``_server`` (lifecycle), ``main``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from guildwatch.server._config import ConfigError, ServerConfig, demo_config
-from guildwatch.server._server import ReferenceServer
+
+if TYPE_CHECKING:
+    from guildwatch.server._server import ReferenceServer
 
 __all__ = ["ConfigError", "ReferenceServer", "ServerConfig", "demo_config"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, so that ``guildwatch-server`` can say which extra is missing
+    # instead of failing with a traceback while Python imports this package.
+    if name == "ReferenceServer":
+        from guildwatch.server._server import ReferenceServer
+
+        return ReferenceServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,11 +12,15 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from guildwatch.server._config import ConfigError, ServerConfig, config_from_args
-from guildwatch.server._server import ReferenceServer
+
+if TYPE_CHECKING:
+    from guildwatch.server._server import ReferenceServer
 
 SHOWN_GUILDS = 20
+EXIT_CONFIG = 2
 
 
 def describe_guilds(guild_ids: Sequence[str], names: Sequence[str | None]) -> str:
@@ -32,13 +36,21 @@ def describe_guilds(guild_ids: Sequence[str], names: Sequence[str | None]) -> st
     return f"serving {len(guild_ids)} guilds: {', '.join(shown)}{tail}"
 
 
-async def _serve(config: ServerConfig) -> int:
+def missing_extra(exc: ImportError) -> str:
+    """The one line for a plain ``pip install guildwatch``, worded as ``guildwatch --demo``'s."""
+    return (
+        f"guildwatch-server needs the reference server's packages ({exc.name} is missing): "
+        "pip install 'guildwatch[server]'"
+    )
+
+
+async def _serve(config: ServerConfig, server_class: type[ReferenceServer]) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # Before anything starts, so that an early Ctrl+C is a clean stop too.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = ReferenceServer(config)
+    server = server_class(config)
     try:
         url = await server.start()
         model = server.model
@@ -63,10 +75,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         config = config_from_args(sys.argv[1:] if argv is None else argv, os.environ)
-        return asyncio.run(_serve(config))
     except ConfigError as exc:
         print(f"guildwatch-server: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
+    try:
+        # After the flags, so --help works without the extra.
+        from guildwatch.server._server import ReferenceServer
+    except ImportError as exc:
+        print(f"guildwatch-server: {missing_extra(exc)}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        return asyncio.run(_serve(config, ReferenceServer))
+    except ConfigError as exc:
+        print(f"guildwatch-server: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ def run_tui(
     *,
     animation: bool = True,
     inline: bool = False,
+    mouse: bool = True,
     bell: bool = False,
     alerts: AlertsLike | None = None,
 ) -> int:
@@ -28,13 +29,15 @@ def run_tui(
         engine: Started by the app in a worker and stopped on quit.
         animation: False (``--no-animation``) turns the pulse off.
         inline: Draw below the prompt instead of taking the whole terminal (best effort:
-            Textual falls back to full screen on Windows).
+            Textual falls back to full screen on Windows). The last frame stays printed on exit.
+        mouse: False (``--no-mouse``) leaves the mouse to the terminal, so selecting text
+            needs no Shift.
         bell: Ring the bell on bad news (undebounced; the CLI uses ``alerts`` instead).
         alerts: Run in a worker; rings the bell, writes OSC notifications through Textual's
             driver and shows its problems (e.g. a failing ``--on-change``) as toasts.
 
     Returns:
-        The process exit code: 0 after a normal quit (also Ctrl+C, SIGTERM, SIGHUP).
+        The process exit code: 0 after a normal quit (also SIGTERM, SIGHUP), 130 after Ctrl+C.
     """
     # shutil.get_terminal_size() (Textual's size source) prefers COLUMNS/LINES over the tty,
     # so an inherited pair (GNU readline exports them, e.g. from a parent Python) would pin the
@@ -45,7 +48,8 @@ def run_tui(
         store, engine, animation=animation, bell=bell, alerts=alerts, hangup_grace=HANGUP_GRACE
     )
     try:
-        app.run(inline=inline)
+        # inline_no_clear: the final state stays under the prompt, like any command's output.
+        app.run(inline=inline, inline_no_clear=inline, mouse=mouse)
     finally:
         app.disarm_hangup_exit()
     return app.return_code or 0

@@ -10,13 +10,19 @@ roomy :class:`StatusLine` (issue 6); several get one compact row each in :class:
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from rich.color import Color as RichColor
+from rich.segment import Segment
+from rich.style import Style
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.color import Color
 from textual.containers import VerticalScroll
+from textual.filter import LineFilter, Monochrome, NoColor
 from textual.worker import Worker, WorkerState
 
 from guildwatch.display import safe
@@ -57,8 +63,43 @@ it trailed a 10,000-event burst by 109 ms, at 20 by 61 ms)."""
 TOAST_MIN_SIZE = (60, 12)
 """Terminal size (columns, rows) from which toasts are shown."""
 
+INTERRUPTED = 130
+"""Exit code after Ctrl+C: 128 + SIGINT, what shells report for an interrupted command."""
+
 STOP_TIMEOUT = 5.0
 """Quit never hangs on an engine that does not stop; the process is ending anyway."""
+
+
+class NoColour(LineFilter):
+    """Drops every colour and keeps bold, dim, reverse, underline: https://no-color.org.
+
+    Textual's own NO_COLOR filter turns colours grey, still as 256-colour or RGB codes, so a
+    terminal that honours NO_COLOR would get colour anyway.
+    """
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        base = background.rich_color
+        return [
+            Segment(text, None if style is None else _without_colour(style, base), control)
+            for text, style, control in segments
+        ]
+
+
+def _without_colour(style: Style, base: RichColor) -> Style:
+    # A background of its own (the selected row, a toast) is what sets it apart: keep that
+    # as reverse video, or the selection would vanish with the colour.
+    plain = style.without_color
+    if style.bgcolor is not None and not style.bgcolor.is_default and style.bgcolor != base:
+        return plain + _REVERSE
+    return plain
+
+
+_REVERSE = Style(reverse=True)
+
+
+def no_color_wanted() -> bool:
+    """NO_COLOR set to anything but the empty string (the spec; Textual also counts "")."""
+    return bool(os.environ.get("NO_COLOR"))
 
 
 class GuildwatchApp(App[None]):
@@ -77,6 +118,10 @@ class GuildwatchApp(App[None]):
 
     # Absolute, so subclasses in other directories (tests, benches) find it too.
     CSS_PATH = Path(__file__).with_name("guildwatch.tcss")
+    # Without colour, the states and the selection need an attribute of their own.
+    CSS = """
+    StatusDot:nocolor.-offline, StatusDot:nocolor.-lost { text-style: bold; }
+    """
     TITLE = "guildwatch"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -85,8 +130,9 @@ class GuildwatchApp(App[None]):
         Binding("enter", "details", "Details"),
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
-        # No text input here, so Ctrl+C can mean what people expect: quit cleanly.
-        Binding("ctrl+c", "quit", show=False, priority=True),
+        # No text input here, so Ctrl+C can mean what people expect: quit cleanly, with the
+        # shell's code for an interrupt (130), as the headless modes do.
+        Binding("ctrl+c", "interrupt", show=False, priority=True),
         Binding("up", "app.focus_previous", show=False),
         Binding("down", "app.focus_next", show=False),
     ]
@@ -105,6 +151,10 @@ class GuildwatchApp(App[None]):
         hangup_grace: float | None = None,
     ) -> None:
         super().__init__()
+        self.no_color = no_color_wanted()
+        self._filters = [f for f in self._filters if not isinstance(f, NoColor | Monochrome)]
+        if self.no_color:
+            self._filters.append(NoColour())
         self.alerts = alerts
         self.store = store
         self.engine = engine
@@ -291,6 +341,11 @@ class GuildwatchApp(App[None]):
         """Stop the engine (bounded), then leave, restoring the terminal."""
         await self._stop_engine()
         self.exit()
+
+    async def action_interrupt(self) -> None:
+        """Ctrl+C: quit as ``q`` does, with exit code 130 (128 + SIGINT)."""
+        await self._stop_engine()
+        self.exit(return_code=INTERRUPTED)
 
     async def _stop_engine(self) -> None:
         if self._engine_stopped:

@@ -28,6 +28,15 @@ def _write(path: Path, text: str, mode: int = 0o600) -> Path:
     [
         ('api = "http://x"\nguilds = [1234 x]\nstream = true\n', ["line 2, column 16", "TOML"]),
         ('api = "http://x"\nguilds = [1234\n', ["at the end", "Unclosed array", "TOML syntax"]),
+        # An array left open is reported where it opens, not where tomllib gave up.
+        (
+            'api = "http://x"\nguilds = ["1", "2"\nstream = true\n',
+            [", line 2: unclosed array starting at line 2", "TOML syntax"],
+        ),
+        (
+            "guilds = [\n  \"a]b\", # ] is no end\n  'c]',\n\nstream = true\n",
+            [", line 1: unclosed array starting at line 1", "TOML syntax"],
+        ),
         (
             'api = "http://x"\nheartbeat = 5\n',
             ["line 2", "unknown key 'heartbeat'", "did you mean"],

@@ -66,7 +66,7 @@ def test_defaults(tmp_path: Path) -> None:
         True,
         True,
         False,
-        True,  # the bell is on by default since issue 8 (alerts)
+        False,  # the bell is opt-in
     )
     assert options.log_file is None
     assert options.guilds == (GuildSpec("1"),)

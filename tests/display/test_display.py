@@ -100,6 +100,19 @@ def test_last_seen_wording() -> None:
     assert last_seen(_snapshot(), NOW) == ""
 
 
+def test_short_last_seen_says_now_only_for_a_bot_that_is_up() -> None:
+    # An offline bot's last heartbeat is at least the server's offline threshold ago.
+    down = _snapshot(
+        connection="connected", status=BotStatus(False, NOW - timedelta(seconds=12), None)
+    )
+    up = _snapshot(
+        connection="connected", status=BotStatus(True, NOW - timedelta(seconds=12), None)
+    )
+    assert last_seen(down, NOW, short=True) == "<1m"
+    assert last_seen(up, NOW, short=True) == "now"
+    assert last_seen(down, NOW) == "Last seen less than a minute ago"
+
+
 def test_last_seen_never_says_just_now_for_a_future_heartbeat() -> None:
     status = BotStatus(True, NOW + timedelta(hours=2), None)
     snapshot = _snapshot(connection="connected", status=status, source="stream")

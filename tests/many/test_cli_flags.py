@@ -22,9 +22,9 @@ def _resolve(argv: list[str], env: dict[str, str] | None = None) -> Options:
     return resolve(parse_args(argv), merged, stdin=io.BytesIO(b""), stdout_isatty=True)
 
 
-def test_alert_defaults_bell_on_nothing_else() -> None:
+def test_alert_defaults_nothing_on() -> None:
     options = _resolve(["1"])
-    assert options.alert_settings() == AlertSettings(bell=True, hold_down=DEFAULT_HOLD_DOWN)
+    assert options.alert_settings() == AlertSettings(bell=False, hold_down=DEFAULT_HOLD_DOWN)
     assert _options.DEFAULT_HOLD_DOWN == DEFAULT_HOLD_DOWN
     assert options.http2 is False
 

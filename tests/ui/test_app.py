@@ -85,13 +85,13 @@ async def test_q_stops_the_engine_and_quits_with_code_0() -> None:
     assert app.return_code == 0
 
 
-async def test_ctrl_c_quits_cleanly_too() -> None:
+async def test_ctrl_c_quits_cleanly_with_code_130() -> None:
     app, _, engine, _ = make_app()
     async with app.run_test() as pilot:
         await pilot.press("ctrl+c")
         await wait_for(pilot, lambda: not app.is_running, "exit")
     assert engine.calls.count(("stop", None)) == 1
-    assert app.return_code == 0
+    assert app.return_code == 130  # as the README and the headless modes say
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
