@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from guildwatch.display import safe
+from guildwatch.display import fatal_reason, safe
 from guildwatch.store import GuildSnapshot
 
 Severity = Literal["information", "warning", "error"]
@@ -107,7 +107,9 @@ def _lost(snapshot: GuildSnapshot, label: str) -> Notice:
     reason = safe(snapshot.error.message, _MESSAGE_CELLS) if snapshot.error else ""
     if snapshot.connection == "error":
         detail = f" {reason}" if reason else ""
-        return Notice("Connection lost", f"{label}:{detail} Press r to retry.", "error", label)
+        # A 401/403/404 is named, as in the row: "Connection lost" would hide the fix.
+        title = fatal_reason(snapshot) or "Connection lost"
+        return Notice(title, f"{label}:{detail} Press r to retry.", "error", label)
     detail = f" ({reason})" if reason else ""
     return Notice("Connection lost", f"{label}: reconnecting…{detail}", "warning", label)
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.color import Color
@@ -280,10 +281,16 @@ class GuildwatchApp(App[None]):
         if self.bell_on_bad_news and any(n.severity != "information" for n in notices):
             self.bell()
 
-    def _room_for_toasts(self) -> bool:
+    def on_resize(self, event: events.Resize) -> None:
+        # Toasts raised in a roomy pane would cover the rows once it shrinks: drop them there.
+        if not self._room_for_toasts(event.size.width, event.size.height):
+            self.clear_notifications()
+
+    def _room_for_toasts(self, width: int | None = None, height: int | None = None) -> bool:
         # A toast is ~20 columns by 4-5 rows: in a small pane it covers the very status it
         # announces (seen at 40x10 in tmux), so there the row alone is the news.
-        width, height = self.size
+        if width is None or height is None:
+            width, height = self.size
         return width >= TOAST_MIN_SIZE[0] and height >= TOAST_MIN_SIZE[1]
 
     # -- actions -------------------------------------------------------------------------

@@ -265,7 +265,7 @@ async def test_one_toast_per_outage_then_recovered_and_health_flips() -> None:
         put_in_state(store, "offline", clock)
         await wait_for(pilot, lambda: len(app._notifications) == 3, "three toasts")
         titles = [notification.title for notification in app._notifications]
-        assert titles == ["Connection lost", "Reconnected", "Bot offline"]
+        assert titles == ["Unauthorized: check the token", "Reconnected", "Bot offline"]
         assert all(not notification.markup for notification in app._notifications)
 
 
@@ -348,3 +348,15 @@ async def test_no_toasts_in_small_panes_where_they_would_cover_the_row(
         await pilot.pause(0.2)
         assert len(app._notifications) == 0
         assert screen_text(app).lstrip().startswith("✕ Offline")
+
+
+async def test_toasts_go_when_the_pane_shrinks_below_toast_size() -> None:
+    app, store, _, clock = make_app("online")
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        put_in_state(store, "offline", clock)
+        await wait_for(pilot, lambda: len(app._notifications) == 1, "the offline toast")
+        await pilot.resize_terminal(20, 3)
+        await pilot.pause(0.2)  # far less than a toast's own few seconds
+        assert not app._notifications
+        assert "Bot offline" not in screen_text(app)

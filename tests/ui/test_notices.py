@@ -37,7 +37,9 @@ def test_repeated_failures_make_one_toast_until_recovered() -> None:
 def test_first_connection_failing_is_announced_only_when_given_up() -> None:
     # Never connected yet: retrying quietly is normal start-up, giving up is news.
     assert _feed(["reconnecting", "connecting", "reconnecting"], start="connecting") == []
-    assert _feed(["lost"], start="connecting") == [("Connection lost", "error")]
+    # The "lost" state is a 401: the toast names it, as the row does.
+    assert _feed(["lost"], start="connecting") == [("Unauthorized: check the token", "error")]
+    assert _feed(["hostile"], start="connecting") == [("Connection lost", "error")]
 
 
 def test_health_flips_are_announced_both_ways() -> None:
