@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Literal, NamedTuple
 
 ConnectionState = Literal["connecting", "connected", "disconnected", "error"]
-"""The public connection states (protocol.md): down-and-retrying is ``disconnected``."""
+"""The public connection states (docs/protocol.md): down-and-retrying is ``disconnected``."""
 
 Source = Literal["stream", "poll"]
 """Where the shown status came from."""

@@ -137,7 +137,7 @@ class ThreadRunner:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(STOP_TIMEOUT)
         # sse-starlette's flag is process-global: never let one server's stop leak into the
-        # next test's server (pitfalls.md).
+        # next test's server (docs/upstream-defects.md).
         AppStatus.should_exit = False
         if self._thread.is_alive():
             raise AssertionError("test server thread did not stop in time")

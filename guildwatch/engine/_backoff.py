@@ -1,4 +1,4 @@
-"""The reconnect delay schedule (protocol.md "Reconnection policy"), pure and deterministic.
+"""The reconnect delay schedule (docs/protocol.md "Reconnection policy"), pure and deterministic.
 
 Randomness is injected so tests can pin it; the engine passes ``random.random``.
 """

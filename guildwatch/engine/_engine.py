@@ -2,7 +2,7 @@
 
 Each guild runs as its own task, so one guild's trouble never delays another's. Stopping works
 by cancelling tasks, never by closing a response from another task, which the reading task
-would see as a network failure (pitfalls, httpx).
+would see as a network failure (docs/upstream-defects.md, httpx).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Engine:
         self._rand = rand
         self._owns_clients = client is None
         if client is None:
-            # Streams never queue behind polls (pitfalls, httpx): each has its own client.
+            # Streams never queue behind polls (docs/upstream-defects.md, httpx): own clients.
             guilds = len(store.guild_ids)
             limits = stream_limits(http2=settings.http2)
             shards = stream_shards(guilds)
@@ -163,5 +163,5 @@ def _make_client(
         limits=limits,
         verify=tls,
         # trust_env (the default) honours HTTP(S)_PROXY/NO_PROXY and SSL_CERT_FILE, so the
-        # engine works behind the proxies protocol.md expects; the token stays in a header.
+        # engine works behind the proxies docs/protocol.md expects; the token stays in a header.
     )

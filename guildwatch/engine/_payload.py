@@ -1,4 +1,4 @@
-"""Validation of one status payload (protocol.md "Endpoints"), shared by stream and poller.
+"""Validation of one status payload (docs/protocol.md "Endpoints"), shared by stream and poller.
 
 A payload is accepted whole or rejected whole: the caller keeps showing the last valid status
 when this raises, so a bad event can never half-apply.
@@ -129,7 +129,7 @@ def _parse_timestamp(value: str) -> datetime:
         if parsed is None:
             parsed = isoparse(value)
         if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=UTC)  # protocol.md: no offset means UTC
+            return parsed.replace(tzinfo=UTC)  # docs/protocol.md: no offset means UTC
         return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         raise PayloadError(

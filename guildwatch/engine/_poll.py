@@ -1,4 +1,4 @@
-"""The polling fallback: ``GET .../status`` while the stream is down (protocol.md).
+"""The polling fallback: ``GET .../status`` while the stream is down (docs/protocol.md).
 
 The first poll goes out at once, then one every ``poll_interval`` (never faster; a
 ``Retry-After`` only stretches it). The same validation as the stream applies, and the poller

@@ -15,7 +15,7 @@ DEFAULT_SKEW_TOLERANCE = 120.0
 """Seconds a ``lastHeartbeat`` may lie in the future (ordinary clock drift) without a warning."""
 
 MAX_EVENT_BYTES = 1024 * 1024
-"""One line/event larger than this aborts the connection (protocol.md: 1 MiB)."""
+"""One line/event larger than this aborts the connection (docs/protocol.md: 1 MiB)."""
 
 
 @dataclass(frozen=True, slots=True)

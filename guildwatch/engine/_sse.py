@@ -4,8 +4,8 @@ Two layers, like httpx-sse: :class:`LineSplitter` turns byte chunks into lines a
 :class:`EventParser` turns lines into :class:`SSEEvent` values, following WHATWG HTML 9.2.6
 ("Parsing an event stream") to the letter.
 
-Why not httpx-sse's decoders: 0.4.3 gets these rules wrong (see ``shared/pitfalls.md``), and
-wrapping it to fix them cost more than the parse itself; issue 9 asks for the engine to beat
+Why not httpx-sse's decoders: 0.4.3 gets these rules wrong (see docs/upstream-defects.md), and
+wrapping it to fix them cost more than the parse itself; the engine must beat
 plain httpx-sse + ``json.loads`` while spec-exact, which a wrapper around it cannot. Its
 defects, each handled here and pinned in ``tests/engine/test_sse.py`` (which also checks this
 parser against httpx-sse on the streams where httpx-sse is right):

@@ -3,7 +3,7 @@
 Every httpx exception is translated here, in
 :func:`translate_errors`, into the :mod:`guildwatch.errors` class that says what the engine does
 next, chained with ``from`` so ``--debug`` still shows the cause. Status codes follow
-protocol.md's table in :func:`check_status`.
+docs/protocol.md's table in :func:`check_status`.
 
 We open the stream with ``client.stream`` rather than ``httpx_sse.aconnect_sse``: that helper
 forces ``Cache-Control: no-store`` (the protocol asks for ``no-cache``) and mutates the headers
@@ -75,8 +75,8 @@ def timeouts(settings: EngineSettings) -> httpx.Timeout:
     """Connect timeout, and a read timeout that is the heartbeat watchdog.
 
     httpx's read timeout restarts on every received chunk, so it measures silence: a slow but
-    flowing stream never trips it, and heartbeat comments reset it (pitfalls: never ``None``,
-    a half-open connection would then hang forever).
+    flowing stream never trips it, and heartbeat comments reset it. Never ``None``: a half-open
+    connection would then hang forever (docs/upstream-defects.md, httpx).
     """
     return httpx.Timeout(
         connect=settings.connect_timeout,
@@ -133,7 +133,7 @@ def translate_errors(url: str, settings: EngineSettings) -> Iterator[None]:
 
 
 def check_status(response: httpx.Response, *, now: datetime) -> None:
-    """Raise the protocol.md meaning of a non-200 answer; return quietly on 200."""
+    """Raise the docs/protocol.md meaning of a non-200 answer; return quietly on 200."""
     code = response.status_code
     if code == 200:
         return

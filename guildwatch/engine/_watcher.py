@@ -203,7 +203,7 @@ class GuildWatcher:
         valid: list[tuple[BotStatus, Problem | None]] = []
         for data, event_type, _ in events:
             if event_type != "message":
-                continue  # other event types are ignored (protocol.md: forward-compatible)
+                continue  # other event types are ignored (docs/protocol.md: forward-compatible)
             try:
                 valid.append(parse_status(data, now=now, skew_tolerance=tolerance))
             except PayloadError as exc:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 GUILD_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
-"""Guild ids the protocol allows (protocol.md, Endpoints)."""
+"""Guild ids the protocol allows (docs/protocol.md, Endpoints)."""
 
 MEMORY_DB = ":memory:"
 

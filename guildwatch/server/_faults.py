@@ -32,7 +32,7 @@ MALFORMED_DATA: dict[Malformed, str] = {
     "json": '{"healthy": tru',
     "type": '{"healthy":"yes","lastHeartbeat":null,"version":null}',
 }
-"""What a malformed event carries: broken JSON, or a wrong type (protocol.md: reject whole)."""
+"""What a malformed event carries: broken JSON, or a wrong type (docs/protocol.md: reject whole)."""
 
 _KEYS = {"drop_after", "stall", "malformed", "status", "retry_after", "content_type"}
 

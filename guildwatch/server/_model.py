@@ -7,7 +7,7 @@ of that guild through a bounded :class:`Subscriber`. Going offline is pushed by 
 guild the moment the threshold passes, not discovered on the next request.
 
 An event is emitted only when the serialised status changes. ``lastHeartbeat`` has whole-second
-precision (as protocol.md's example), so a bot that posts many heartbeats a second costs each
+precision (as docs/protocol.md's example), so a bot that posts many heartbeats a second costs each
 stream at most one event a second.
 """
 
@@ -23,7 +23,7 @@ from typing import TypedDict
 
 
 class StatusJSON(TypedDict):
-    """The status object of protocol.md, exactly as it goes on the wire."""
+    """The status object of docs/protocol.md, exactly as it goes on the wire."""
 
     healthy: bool
     lastHeartbeat: str | None

@@ -8,7 +8,7 @@ uvicorn never installs signal handlers here (:class:`_Server`): the caller decid
 means (``main`` stops on SIGINT/SIGTERM; a Textual app has its own keys), and uvicorn's habit of
 re-raising the signal after serving would turn a clean stop into exit code 143. Streams are ended
 through the model rather than sse-starlette's process-global ``AppStatus.should_exit``, so several
-servers can live in one process one after another (pitfalls.md).
+servers can live in one process one after another (docs/upstream-defects.md).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A raw ASGI endpoint rather than a request->response function, so that the per-to
 and the subscription are released in one ``finally`` whatever ends the response (end of stream,
 client gone, send timeout, shutdown), including a response that never got to start its body.
 
-Framing (protocol.md, WHATWG HTML 9.2): ``Content-Type: text/event-stream`` exactly (no charset
+Framing (docs/protocol.md, WHATWG HTML 9.2): ``Content-Type: text/event-stream`` exactly (no charset
 parameter, lower case, no BOM), ``\\n`` line ends, default-type events (no ``event:``) with a
 decimal ``id:`` and one ``data:`` line of compact JSON, ``retry:`` with the first event, and a
 ``: heartbeat`` comment every ``heartbeat_interval`` seconds (sse-starlette's ``ping``).
@@ -34,7 +34,7 @@ SEP = "\n"
 STREAM_HEADERS = {
     # Set explicitly: starlette would append "; charset=utf-8" to a text/ media type.
     "Content-Type": "text/event-stream",
-    # no-transform: keeps other proxies from buffering or compressing (pitfalls.md).
+    # no-transform: keeps other proxies from buffering or compressing (docs/upstream-defects.md).
     "Cache-Control": "no-cache, no-transform",
 }
 
@@ -56,7 +56,7 @@ def _shared_frame(event: Event) -> bytes:
 
 
 def heartbeat_comment() -> ServerSentEvent:
-    """The ``: heartbeat`` comment protocol.md names (sse-starlette's default is a timestamp)."""
+    """The ``: heartbeat`` comment of docs/protocol.md (sse-starlette sends a timestamp)."""
     return ServerSentEvent(comment="heartbeat", sep=SEP)
 
 

@@ -1,7 +1,7 @@
 """Which store changes deserve a toast: plain logic, no Textual, so it is tested alone.
 
-The issue asks for toasts on "connection lost", "recovered" and "bot went offline/online",
-and no toast storm: a stream that keeps failing while it retries is *one* outage, so it makes
+Toasts announce "connection lost", "recovered" and "bot went offline/online", with
+no toast storm: a stream that keeps failing while it retries is *one* outage, so it makes
 one "connection lost" toast, not one per attempt. The tracker therefore remembers, per guild,
 whether an outage has already been announced and the last bot health it reported.
 """

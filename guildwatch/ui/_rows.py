@@ -28,7 +28,7 @@ RANKS: dict[StatusKind, int] = {
     "waiting": 2,
     "online": 3,
 }
-"""Worst first (issue 8): error, offline, connecting/reconnecting, online."""
+"""Worst first: error, offline, connecting/reconnecting, online."""
 
 Role = Literal["dot", "name", "word", "muted", "poll"]
 """How a cell is painted; the widget maps each role (and the dot's kind) to a CSS component."""

@@ -2,7 +2,7 @@
 
 Textual handles neither (its Linux driver only handles TSTP, CONT and WINCH), so a ``kill`` or
 a closed SSH session would leave the terminal in the alternate screen with mouse reporting on
-(pitfalls.md, Textualize/textual#5140). The handlers run on the app's event loop.
+(docs/upstream-defects.md, Textualize/textual#5140). The handlers run on the app's event loop.
 
 SIGHUP also arms a last-resort exit. It means the terminal is gone, and writing to a vanished
 pty kills Textual 8.2.8's ``WriterThread`` (its ``run`` has no ``try``); the shutdown's own

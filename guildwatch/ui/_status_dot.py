@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 PULSE_INTERVAL = 0.75
 """Seconds between pulse steps: one class toggle, so 1.3 small repaints a second while Online.
 
-pitfalls.md measured a 0.5 s class toggle at ~264 B/s over a pty, while a chained
+We measured a 0.5 s class toggle at ~264 B/s over a pty, while a chained
 ``styles.animate`` cost ~8 KB/s; a lower rate keeps the idle screen to a few hundred bytes.
 """
 
@@ -32,7 +32,7 @@ GLYPHS: dict[StatusKind, str] = {
 """One glyph per state, so the dot still says something under ``NO_COLOR``.
 
 All are single-cell and East-Asian-width *neutral* (``●`` and ``•`` are ambiguous and turn
-two cells wide in CJK terminals, see pitfalls.md), and none is an emoji or needs VS16.
+two cells wide in CJK terminals, see docs/upstream-defects.md), and none is an emoji or needs VS16.
 """
 
 

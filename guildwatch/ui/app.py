@@ -1,10 +1,10 @@
 """The Textual app: shows the guilds, runs the engine, forwards snapshots.
 
-A thin view (issue 6): it never talks HTTP. The engine runs in an async worker and writes into
+A thin view: it never talks HTTP. The engine runs in an async worker and writes into
 the :class:`~guildwatch.store.StatusStore`; a second worker follows ``store.subscribe`` (which
 coalesces bursts) and hands each wake-up's changed snapshots to the view. One guild gets the
-roomy :class:`StatusLine` (issue 6); several get one compact row each in :class:`ManyGuilds`
-(issue 8), sorted worst first, with a filter and a detail view.
+roomy :class:`StatusLine`; several get one compact row each in :class:`ManyGuilds`,
+sorted worst first, with a filter and a detail view.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 
 class AlertsLike(Protocol):
-    """What the screen needs from ``guildwatch.alerts.AlertService`` (issue 8's alerts)."""
+    """What the screen needs from ``guildwatch.alerts.AlertService``."""
 
     async def run(
         self,
@@ -162,7 +162,7 @@ class GuildwatchApp(App[None]):
         self.clock: Clock = clock or store.clock
         self.bell_on_bad_news = bell
         if not animation:
-            # One switch for the pulse and Textual's own animations (pitfalls: Textual 8).
+            # One switch for the pulse and Textual's animations (docs/upstream-defects.md).
             self.animation_level = "none"
         self._notices = NoticeTracker()
         self._engine_stopped = False

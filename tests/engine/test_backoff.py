@@ -1,4 +1,4 @@
-"""The reconnect schedule (protocol.md "Reconnection policy"), with pinned randomness."""
+"""The reconnect schedule (docs/protocol.md "Reconnection policy"), with pinned randomness."""
 
 from __future__ import annotations
 

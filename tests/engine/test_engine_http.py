@@ -1,4 +1,4 @@
-"""HTTP answers as protocol.md's table says: content type, redirects, Retry-After, charset."""
+"""HTTP answers as docs/protocol.md's table says: content type, redirects, Retry-After, charset."""
 
 from __future__ import annotations
 

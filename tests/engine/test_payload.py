@@ -1,4 +1,4 @@
-"""Payload validation: accepted whole or rejected whole (protocol.md "Endpoints")."""
+"""Payload validation: accepted whole or rejected whole (docs/protocol.md "Endpoints")."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def test_cr_lf_and_crlf_all_end_lines() -> None:
 
 
 def test_cr_only_event_dispatches_without_waiting_for_the_next_read() -> None:
-    # httpx-sse holds a trailing CR back until the next chunk (pitfalls): not here.
+    # httpx-sse holds a trailing CR back until the next chunk (docs/upstream-defects.md): not here.
     parser = EventParser(CAP)
     assert [e.data for e in parser.feed(b"data: a\r\r")] == ["a"]
 

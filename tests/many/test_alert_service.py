@@ -96,7 +96,7 @@ async def test_a_flapping_guild_rings_once() -> None:
 
 
 def test_settings_know_when_nothing_would_fire() -> None:
-    assert AlertSettings().enabled  # the bell is on by default (issue 8)
+    assert AlertSettings().enabled  # the library's default; the CLI turns it off
     assert not AlertSettings(bell=False).enabled
     assert AlertSettings(bell=False, desktop="osc9").enabled
     assert AlertSettings(bell=False, on_change=("true",)).enabled

@@ -6,7 +6,7 @@ real :class:`~guildwatch.engine.Engine`, so every fault is felt through real soc
 what guildwatch *showed* during a fault, not only where it ended up.
 
 Timings are shrunk through configuration (see :data:`SERVER_HEARTBEAT`), never by sleeping:
-the watchdog is 2.5 x the server's heartbeat, as protocol.md says.
+the watchdog is 2.5 x the server's heartbeat, as docs/protocol.md says.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ SERVER_HEARTBEAT = 0.2
 """Seconds between the server's ``: heartbeat`` comments in these tests."""
 
 WATCHDOG = 2.5 * SERVER_HEARTBEAT
-"""The client's silence limit (protocol.md: about 2.5 x the heartbeat)."""
+"""The client's silence limit (docs/protocol.md: about 2.5 x the heartbeat)."""
 
 DETECT_BOUND = 3.0
 """Documented bound: a dead link is shown as down within this many seconds (watchdog + slack

@@ -1,6 +1,6 @@
 """End to end: the installed ``guildwatch`` command in a tmux pane against the real server.
 
-The issue's scenario as a person would live it over SSH: the bot comes online, goes offline
+The scenario as a person would live it over SSH: the bot comes online, goes offline
 (the server's threshold passes without a heartbeat) and comes back; the stream breaks until
 the screen gives up; ``r`` brings it back at once; ``q`` leaves the terminal clean.
 """

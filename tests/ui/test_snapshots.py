@@ -1,7 +1,7 @@
 """SVG snapshots of every state at 80x24 and 40x10 (and 20x3), with a fixed clock.
 
-Plain ``def`` tests: ``snap_compare`` runs its own event loop (pitfalls.md). The engine only
-records calls and animations are off, so each picture is stable. Regenerate with
+Plain ``def`` tests: ``snap_compare`` runs its own event loop (docs/upstream-defects.md).
+The engine only records calls and animations are off, so each picture is stable. Regenerate with
 ``python -m pytest tests/ui --snapshot-update`` and look at the SVGs before committing.
 """
 
