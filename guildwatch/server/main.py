@@ -39,7 +39,7 @@ def describe_guilds(guild_ids: Sequence[str], names: Sequence[str | None]) -> st
 def missing_extra(exc: ImportError) -> str:
     """The one line for a plain ``pip install guildwatch``, worded as ``guildwatch --demo``'s."""
     return (
-        f"guildwatch-server needs the reference server's packages ({exc.name} is missing): "
+        f"the reference server needs its packages ({exc.name} is missing): "
         "pip install 'guildwatch[server]'"
     )
 

@@ -62,7 +62,7 @@ def test_server_without_the_extra_says_how_to_install_it(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "guildwatch-server: guildwatch-server needs the reference server's packages "
+        "guildwatch-server: the reference server needs its packages "
         "(uvicorn is missing): pip install 'guildwatch[server]'"
     ]
 
