@@ -37,7 +37,7 @@ async def test_shrinking_to_20x3_keeps_the_worst_guild_on_the_first_line() -> No
         await pilot.pause()
         await pilot.pause()
         lines = screen_text(app).splitlines()
-        assert lines[0].startswith("⊘ Connection lost"), lines
+        assert lines[0].startswith("⊘ Unauthorized"), lines
         assert any("Harbor" in line for line in lines), lines
         assert guild_list.scroll_offset.y == 0
 
@@ -56,7 +56,7 @@ async def test_a_resort_keeps_the_selection_on_a_tiny_screen() -> None:
         # Back to the top row: the worst guild is on the first line again.
         await pilot.press("home")
         await pilot.pause()
-        assert screen_text(app).splitlines()[0].startswith("⊘ Connection lost")
+        assert screen_text(app).splitlines()[0].startswith("⊘ Unauthorized")
 
 
 async def test_tiny_panes_keep_the_scrollbar_off_the_names() -> None:
@@ -86,7 +86,7 @@ async def test_at_120x40_the_status_sits_next_to_the_longest_name() -> None:
         # One space between the column of names and the status, not half the screen.
         assert status_start - (name_start + longest) <= 1, title
         dunmore = next(line for line in lines if "Dunmore" in line)
-        assert dunmore.index("Connection lost") == status_start
+        assert dunmore.index("Unauthorized") == status_start
 
 
 def test_the_name_column_fits_the_longest_name_up_to_a_cap() -> None:
