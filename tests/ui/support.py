@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from rich.console import Console
 from textual.app import App
+from textual.pilot import Pilot
 
 from guildwatch.store import BotStatus, Problem, StatusStore
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 GUILD = "123456789012345678"
+
+WAIT = 20.0
+"""Upper bound for anything that normally takes milliseconds (2 shared cores)."""
+
+
+async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
+    """Let the app run until ``condition`` holds; fail after :data:`WAIT` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.02)
+
 
 State = Literal[
     "connecting", "online", "offline", "reconnecting", "polled", "lost", "hostile", "waiting"

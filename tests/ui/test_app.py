@@ -6,13 +6,10 @@ real engine and reference server live in ``test_real_stack.py``.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-from collections.abc import Callable
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import Footer
 
 from guildwatch.store import StatusStore
@@ -33,19 +30,8 @@ from tests.ui.support import (
     put_in_state,
     screen_text,
     seeded_store,
+    wait_for,
 )
-
-WAIT = 20.0
-"""Upper bound for anything that normally takes milliseconds (2 shared cores)."""
-
-
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
-    """Let the app run until ``condition`` holds; fail after :data:`WAIT` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while not condition():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.02)
 
 
 def make_app(

@@ -14,8 +14,8 @@ from tests.ui.support import (
     mixed_store,
     put_in_state,
     screen_text,
+    wait_for,
 )
-from tests.ui.test_app import wait_for
 
 HARBOR, GROVE = MIXED[7][0], MIXED[6][0]
 SCROLLBAR_GLYPHS = set("▁▂▃▄▅▆▇█▔▕▏▎▍▌▋▊▉")

@@ -27,8 +27,8 @@ from tests.ui.support import (
     mixed_store,
     put_in_state,
     screen_text,
+    wait_for,
 )
-from tests.ui.test_app import wait_for
 
 AURORA, BASALT, CINDER, DUNMORE = (guild_id for guild_id, _, _ in MIXED[:4])
 

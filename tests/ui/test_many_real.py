@@ -18,8 +18,7 @@ from guildwatch.ui import GuildwatchApp
 from guildwatch.ui._guild_list import GuildList
 from tests.conftest import ServerFactory
 from tests.engine.support import fast_settings
-from tests.ui.support import screen_text
-from tests.ui.test_app import wait_for
+from tests.ui.support import screen_text, wait_for
 
 GUILDS = 200
 

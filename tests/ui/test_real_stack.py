@@ -18,8 +18,7 @@ from guildwatch.ui._status_dot import StatusDot
 from tests.conftest import ServerFactory
 from tests.engine.support import fast_settings
 from tests.harness import RunningServer
-from tests.ui.support import screen_text
-from tests.ui.test_app import wait_for
+from tests.ui.support import screen_text, wait_for
 
 
 def _app(server: RunningServer, *, token: str | None = None, **settings: Any) -> GuildwatchApp:

@@ -5,11 +5,9 @@ Pilot tests against a hand-driven store and a recording engine (see ``support``)
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import pytest
-from textual.pilot import Pilot
 
 from guildwatch.store import Problem
 from guildwatch.ui import GuildwatchApp
@@ -24,21 +22,11 @@ from tests.ui.support import (
     put_in_state,
     screen_text,
     seeded_store,
+    wait_for,
 )
-
-WAIT = 20.0
-"""Upper bound for anything that normally takes milliseconds (2 shared cores)."""
 
 SCROLLBAR = set("▁▂▃▄▅▆▇█▔▏▕ ")
 """What a vertical scrollbar column may hold."""
-
-
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while not condition():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.02)
 
 
 def one(
