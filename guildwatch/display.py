@@ -15,13 +15,15 @@ from typing import Literal
 from dateutil.relativedelta import relativedelta
 from rich.cells import cell_len
 
+from guildwatch import defaults
 from guildwatch.store import GuildSnapshot
 
 StatusKind = Literal["online", "offline", "connecting", "reconnecting", "lost", "waiting"]
 """What the dot shows; the UI maps each to a colour and a glyph."""
 
-CLOCK_SKEW_TOLERANCE = timedelta(seconds=60)
-"""A heartbeat further in the future than this is clock skew, never "just now"."""
+CLOCK_SKEW_TOLERANCE = timedelta(seconds=defaults.CLOCK_SKEW_TOLERANCE.value)
+"""A heartbeat further in the future than this is clock skew, never "just now": the engine's
+threshold for its ``clock_skew`` warning, so the screen and the warning agree."""
 
 _BIDI_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"

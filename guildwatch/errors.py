@@ -111,6 +111,7 @@ class ServerRejected(GuildwatchError):
 
 
 class ConfigError(GuildwatchError):
-    """Bad command line, configuration file or token source; the CLI exits with code 2."""
+    """Bad command line, configuration file or token source; ``guildwatch`` and
+    ``guildwatch-server`` both exit with code 2 (one class, so ``--demo`` needs no translation)."""
 
     kind = "config"

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from guildwatch import display
+from guildwatch import defaults, display
 from guildwatch.store import Clock, GuildSnapshot, Problem, utc_now
 
 AlertState = Literal["online", "offline", "lost"]
 """What an alert can say about a guild; the screen's words are Online, Offline, Connection
 lost."""
 
-DEFAULT_HOLD_DOWN = 5.0
+DEFAULT_HOLD_DOWN = defaults.ALERT_HOLD_DOWN.value
 """Seconds a change must hold before it is announced: longer than one 1 Hz flap."""
 
 _SEVERITY: dict[AlertState, int] = {"online": 0, "offline": 1, "lost": 2}

@@ -18,9 +18,9 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from guildwatch import display
+from guildwatch import defaults, display
 
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = defaults.ON_CHANGE_TIMEOUT.value
 """Seconds one run may take before it is killed."""
 DEFAULT_MAX_RUNNING = 4
 MAX_QUEUED = 100

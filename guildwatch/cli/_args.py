@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from typing import NoReturn
 
 from guildwatch import __version__
+from guildwatch import defaults as d
 from guildwatch.errors import ConfigError
 
 _DESCRIPTION = """\
@@ -86,6 +88,37 @@ def _count(text: str) -> int:
     return value
 
 
+def value_type(row: d.Default[int] | d.Default[float]) -> Callable[[str], int | float]:
+    """The argparse ``type`` for a number in the table of defaults."""
+    if isinstance(row.value, int):
+        return _count
+    return _non_negative_seconds if row.zero_allowed else _seconds
+
+
+def help_text(row: d.Default[bool] | d.Default[int] | d.Default[float]) -> str:
+    """The row's help with its default; a ``--no-...`` flag says no more than it does."""
+    if isinstance(row.value, bool) and row.flag is not None and row.flag.startswith("--no-"):
+        return row.help
+    return f"{row.help} (default: {row.shown})"
+
+
+def _flag(row: d.Default[bool] | d.Default[int] | d.Default[float]) -> str:
+    if row.flag is None:
+        raise ValueError(f"{row.name} has no flag")  # the engine's inner settings have none
+    return row.flag
+
+
+def _number(group: argparse._ArgumentGroup, row: d.Default[int] | d.Default[float]) -> None:
+    metavar = "SECONDS" if row.unit == "s" else "N"
+    group.add_argument(_flag(row), type=value_type(row), metavar=metavar, help=help_text(row))
+
+
+def _switch_off(group: argparse._ArgumentGroup, row: d.Default[bool]) -> None:
+    group.add_argument(
+        _flag(row), dest=row.name, action="store_const", const=False, help=help_text(row)
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``guildwatch`` parser; every option defaults to None ("not on the command line")."""
     parser = _Parser(
@@ -123,41 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     timing = parser.add_argument_group("connection")
-    timing.add_argument(
-        "--heartbeat-timeout",
-        type=_seconds,
-        metavar="SECONDS",
-        help="how long a connection may stay silent (no headers, event or comment) before it "
-        "is dropped as dead and retried (default 75 = 2.5 x the 30 s server heartbeat)",
-    )
-    timing.add_argument(
-        "--poll-interval",
-        type=_seconds,
-        metavar="SECONDS",
-        help="how often to poll the status while the stream is down (default 60)",
-    )
-    timing.add_argument(
-        "--max-retries",
-        type=_count,
-        metavar="N",
-        help='reconnects after a failure before "Connection lost" (default 3: four failed '
-        "attempts in a row; 0 gives up at the first failure)",
-    )
-    timing.add_argument(
-        "--slow-retry",
-        type=_seconds,
-        metavar="SECONDS",
-        help='after "Connection lost" or a refused token/guild, retry this often, for ever '
-        "(default 300; r on the screen retries at once)",
-    )
-    timing.add_argument(
-        "--no-stream",
-        dest="stream",
-        action="store_const",
-        const=False,
-        help="never open the event stream, poll only (for proxies that break SSE); "
-        "also GUILDWATCH_STREAM=0 or `stream = false`",
-    )
+    for row in (d.HEARTBEAT_TIMEOUT, d.POLL_INTERVAL, d.MAX_RETRIES, d.SLOW_RETRY):
+        _number(timing, row)
+    _switch_off(timing, d.STREAM)
 
     output = parser.add_argument_group("output")
     mode = output.add_mutually_exclusive_group()
@@ -176,39 +177,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="headless lines as JSON objects (implies --watch)"
     )
     output.add_argument(
-        "--timeout",
-        type=_seconds,
+        _flag(d.ONCE_TIMEOUT),
+        type=value_type(d.ONCE_TIMEOUT),
         metavar="SECONDS",
-        help="--once: give up waiting after this long and report what is known (default 10)",
+        help=help_text(d.ONCE_TIMEOUT),
     )
+    _switch_off(output, d.ANIMATION)
     output.add_argument(
-        "--no-animation",
-        dest="animation",
-        action="store_const",
-        const=False,
-        help="screen: no pulsing dot (less output over slow links)",
+        _flag(d.INLINE), action="store_true", default=None, help=help_text(d.INLINE)
     )
-    output.add_argument(
-        "--inline",
-        action="store_true",
-        default=None,
-        help="screen: draw below the prompt; the last frame stays printed after quitting",
-    )
-    output.add_argument(
-        "--no-mouse",
-        dest="mouse",
-        action="store_const",
-        const=False,
-        help="screen: no mouse reporting, so the terminal selects and copies text without "
-        "Shift (no click-to-retry); also `mouse = false`",
-    )
+    _switch_off(output, d.MOUSE)
     alerts = parser.add_argument_group("alerts (a guild goes Offline or Connection lost, and back)")
     alerts.add_argument(
-        "--bell",
+        _flag(d.BELL),
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="ring the terminal bell on each alert (default: off; headless: only when stderr is "
-        "a terminal)",
+        help=help_text(d.BELL),
     )
     alerts.add_argument(
         "--desktop-notify",
@@ -223,23 +207,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--on-change",
         metavar="COMMAND",
         help="run COMMAND (split like a shell would, but never run by one) on each alert, "
-        "with the change as one JSON object on stdin; killed after 10 s, failures reported",
+        "with the change as one JSON object on stdin; killed after "
+        f"{d.ON_CHANGE_TIMEOUT.shown}, failures reported",
     )
-    alerts.add_argument(
-        "--alert-hold-down",
-        type=_non_negative_seconds,
-        metavar="SECONDS",
-        help="a change must hold this long before it is announced, and the way back too, so a "
-        "flapping guild alerts once (default 5; 0 = at once)",
-    )
+    _number(alerts, d.ALERT_HOLD_DOWN)
 
     scale = parser.add_argument_group("many guilds")
     scale.add_argument(
-        "--http2",
+        _flag(d.HTTP2),
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="speak HTTP/2 so every guild's stream shares one connection (default: off; "
-        "needs a server that speaks HTTP/2)",
+        help=help_text(d.HTTP2),
     )
     output.add_argument(
         "--log-file",

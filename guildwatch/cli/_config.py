@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from guildwatch import defaults
 from guildwatch.cli._files import read_bounded
 from guildwatch.errors import ConfigError
 
@@ -217,25 +218,31 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-_SCALARS: dict[str, tuple[str, Callable[[object], object | None]]] = {
+_Check = tuple[str, Callable[[object], object | None]]
+"""What a key's value must be (for the message), and the check (None: wrong type)."""
+
+
+def _table_check(
+    row: defaults.Default[bool] | defaults.Default[int] | defaults.Default[float],
+) -> _Check:
+    """The check for a key of the table of defaults, from its default's type."""
+    if isinstance(row.value, bool):
+        return "true or false", _boolean
+    if isinstance(row.value, int):
+        return "a whole number >= 0", _count
+    if row.zero_allowed:
+        return "a number of seconds >= 0", _non_negative_seconds
+    return "a positive number of seconds", _positive_seconds
+
+
+_SCALARS: dict[str, _Check] = {
     "api": ("a string (the API's base URL)", _text),
     "token": ("a string", _text),
     "token_file": ("a string (a path)", _text),
     "log_file": ("a string (a path)", _text),
-    "heartbeat_timeout": ("a positive number of seconds", _positive_seconds),
-    "poll_interval": ("a positive number of seconds", _positive_seconds),
-    "timeout": ("a positive number of seconds", _positive_seconds),
-    "max_retries": ("a whole number >= 0", _count),
-    "slow_retry": ("a positive number of seconds", _positive_seconds),
-    "stream": ("true or false", _boolean),
-    "animation": ("true or false", _boolean),
-    "inline": ("true or false", _boolean),
-    "mouse": ("true or false", _boolean),
-    "bell": ("true or false", _boolean),
+    **{row.config_key: _table_check(row) for row in defaults.TABLE if row.config_key},
     "desktop_notify": ('"osc9", "osc777" or false', _desktop_style),
     "on_change": ("a string (a command line)", _text),
-    "alert_hold_down": ("a number of seconds >= 0", _non_negative_seconds),
-    "http2": ("true or false", _boolean),
 }
 KNOWN_KEYS = (*_SCALARS, "guilds")
 

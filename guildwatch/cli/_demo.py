@@ -43,8 +43,9 @@ class DemoServer:
 
     def __enter__(self) -> DemoServer:
         try:
-            # Fail here, with advice, if the server extra is missing.
-            import guildwatch.server._server  # noqa: F401
+            # Fail here, with advice, if the server extra is missing: the package's public
+            # name loads the server (and starlette, uvicorn) on first use.
+            from guildwatch.server import ReferenceServer  # noqa: F401
         except ImportError as exc:
             raise ConfigError(
                 f"--demo needs the reference server's packages ({exc.name} is missing): "

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, TypeVar
 from urllib.parse import urlsplit
 
+from guildwatch import defaults as d
 from guildwatch.cli._config import ConfigFile, GuildSpec, default_config_path, load_config
 from guildwatch.cli._secrets import ConfigToken, resolve_token
 from guildwatch.errors import ConfigError
@@ -33,17 +34,6 @@ _T = TypeVar("_T")
 
 Mode = Literal["tui", "watch", "once"]
 """``tui``: the Textual screen; ``watch``/``once``: headless lines."""
-
-DEFAULT_HEARTBEAT_TIMEOUT = 75.0
-"""The engine's default (``engine._settings``; a test keeps them equal). Repeated here because
-importing the engine loads httpx, and a mistyped flag should not wait for that."""
-DEFAULT_POLL_INTERVAL = 60.0
-DEFAULT_SLOW_RETRY = 300.0
-DEFAULT_MAX_RETRIES = 3
-DEFAULT_HOLD_DOWN = 5.0
-"""``guildwatch.alerts.DEFAULT_HOLD_DOWN`` (a test keeps them equal)."""
-DEFAULT_ONCE_TIMEOUT = 10.0
-"""``--once`` gives up after this long, as monitoring plugins are expected to."""
 
 _GUILD_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -261,21 +251,23 @@ def resolve(
         api_url=api_url,
         token=token,
         heartbeat_timeout=_first(
-            args.heartbeat_timeout, c.heartbeat_timeout, default=DEFAULT_HEARTBEAT_TIMEOUT
+            args.heartbeat_timeout, c.heartbeat_timeout, default=d.HEARTBEAT_TIMEOUT.value
         ),
-        poll_interval=_first(args.poll_interval, c.poll_interval, default=DEFAULT_POLL_INTERVAL),
-        max_retries=_first(args.max_retries, c.max_retries, default=DEFAULT_MAX_RETRIES),
-        slow_retry=_first(args.slow_retry, c.slow_retry, default=DEFAULT_SLOW_RETRY),
-        stream=_first(args.stream, stream_env, c.stream, default=True),
-        animation=_first(args.animation, c.animation, default=True),
-        inline=_first(args.inline, c.inline, default=False),
-        mouse=_first(args.mouse, c.mouse, default=True),
-        bell=_first(args.bell, c.bell, default=False),
+        poll_interval=_first(args.poll_interval, c.poll_interval, default=d.POLL_INTERVAL.value),
+        max_retries=_first(args.max_retries, c.max_retries, default=d.MAX_RETRIES.value),
+        slow_retry=_first(args.slow_retry, c.slow_retry, default=d.SLOW_RETRY.value),
+        stream=_first(args.stream, stream_env, c.stream, default=d.STREAM.value),
+        animation=_first(args.animation, c.animation, default=d.ANIMATION.value),
+        inline=_first(args.inline, c.inline, default=d.INLINE.value),
+        mouse=_first(args.mouse, c.mouse, default=d.MOUSE.value),
+        bell=_first(args.bell, c.bell, default=d.BELL.value),
         desktop_notify=_desktop(args.desktop_notify, c.desktop_notify),
         on_change=_on_change(args.on_change, c.on_change, config.path if config else None),
-        alert_hold_down=_first(args.alert_hold_down, c.alert_hold_down, default=DEFAULT_HOLD_DOWN),
-        http2=_check_http2(_first(args.http2, c.http2, default=False)),
-        once_timeout=_first(args.timeout, c.timeout, default=DEFAULT_ONCE_TIMEOUT),
+        alert_hold_down=_first(
+            args.alert_hold_down, c.alert_hold_down, default=d.ALERT_HOLD_DOWN.value
+        ),
+        http2=_check_http2(_first(args.http2, c.http2, default=d.HTTP2.value)),
+        once_timeout=_first(args.timeout, c.timeout, default=d.ONCE_TIMEOUT.value),
         log_file=log_file,
         demo=bool(args.demo),
         debug=bool(args.debug),

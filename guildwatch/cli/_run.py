@@ -61,7 +61,6 @@ def _watch(options: Options) -> int:
 
         # Built after the first frame: httpx and its clients cost as much as Textual itself.
         deferred = DeferredEngine(engine_settings, store)
-        # The bell now comes from the alert service (debounced), not the screen's own toasts.
         return run_tui(
             store,
             deferred,

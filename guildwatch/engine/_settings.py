@@ -1,17 +1,20 @@
-"""Engine settings: every timing the protocol names, with its default, in one frozen value.
+"""Engine settings: every timing the protocol names, in one frozen value.
 
-Tests shorten time by passing small values here (heartbeat timeout, backoff base, poll
-interval), never by patching clocks or sleeping.
+The defaults come from ``guildwatch.defaults`` (the one table the CLI, ``--help`` and the
+README read too). Tests shorten time by passing small values here (heartbeat timeout, backoff
+base, poll interval), never by patching clocks or sleeping.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DEFAULT_HEARTBEAT_TIMEOUT = 75.0
+from guildwatch import defaults as d
+
+DEFAULT_HEARTBEAT_TIMEOUT = d.HEARTBEAT_TIMEOUT.value
 """2.5 x the protocol's 30 s heartbeat: silence longer than this is a dead connection."""
 
-DEFAULT_SKEW_TOLERANCE = 120.0
+DEFAULT_SKEW_TOLERANCE = d.CLOCK_SKEW_TOLERANCE.value
 """Seconds a ``lastHeartbeat`` may lie in the future (ordinary clock drift) without a warning."""
 
 MAX_EVENT_BYTES = 1024 * 1024
@@ -28,28 +31,28 @@ class EngineSettings:
     """Bearer token; kept out of ``repr`` so it cannot leak through logs or tracebacks."""
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     """Watchdog: silence (no headers, event or comment) allowed before reconnecting."""
-    connect_timeout: float = 10.0
-    backoff_base: float = 1.0
-    backoff_cap: float = 30.0
-    backoff_jitter: float = 0.5
+    connect_timeout: float = d.CONNECT_TIMEOUT.value
+    backoff_base: float = d.BACKOFF_BASE.value
+    backoff_cap: float = d.BACKOFF_CAP.value
+    backoff_jitter: float = d.BACKOFF_JITTER.value
     """Up to this fraction of the delay is added at random (jitter only adds)."""
-    max_retries: int = 3
+    max_retries: int = d.MAX_RETRIES.value
     """Failed attempts in a row before the stream is in ``error`` (Connection lost)."""
-    min_uptime_for_reset: float = 60.0
+    min_uptime_for_reset: float = d.MIN_UPTIME_FOR_RESET.value
     """A connection must live this long before the attempt counter resets."""
-    poll_interval: float = 60.0
+    poll_interval: float = d.POLL_INTERVAL.value
     """Polling period while the stream is down, across outages too: polls of one guild are
     never closer than this (an outage's first poll is immediate only if none ran lately)."""
-    slow_retry: float = 300.0
+    slow_retry: float = d.SLOW_RETRY.value
     """After giving up (``max_retries``) or a fatal answer (401/403/404): retry the stream
     this often, for ever, so a monitor recovers on its own; a manual retry is the fast path."""
-    stream: bool = True
+    stream: bool = d.STREAM.value
     """False: never open the stream, poll only (``--no-stream``)."""
     max_event_bytes: int = MAX_EVENT_BYTES
-    max_redirects: int = 5
+    max_redirects: int = d.MAX_REDIRECTS.value
     start_jitter: float = 0.0
     """Spread the first connection of each guild over this many seconds (many guilds)."""
-    http2: bool = False
+    http2: bool = d.HTTP2.value
     """Speak HTTP/2 (prior knowledge on ``http://``, ALPN on ``https://``): every guild's
     stream shares one connection. Needs the ``h2`` package (``guildwatch[http2]``)."""
     clock_skew_tolerance: float = DEFAULT_SKEW_TOLERANCE

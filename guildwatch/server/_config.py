@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from guildwatch.errors import ConfigError as ConfigError  # re-exported: the one class
+
 GUILD_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
 """Guild ids the protocol allows (docs/protocol.md, Endpoints)."""
 
@@ -21,10 +23,6 @@ MEMORY_DB = ":memory:"
 DEFAULT_OFFLINE_AFTER = 90.0
 SIMULATE_OFFLINE_AFTER = 10.0
 """Short threshold in ``--simulate`` mode so that a demo shows "offline" within a minute."""
-
-
-class ConfigError(Exception):
-    """A bad flag, environment variable or token file; ``main`` exits with code 2."""
 
 
 TokenGrants = Mapping[str, frozenset[str] | None]

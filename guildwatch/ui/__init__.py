@@ -19,7 +19,6 @@ def run_tui(
     animation: bool = True,
     inline: bool = False,
     mouse: bool = True,
-    bell: bool = False,
     alerts: AlertsLike | None = None,
 ) -> int:
     """Run the screen until the operator quits; the CLI's one entry point into Textual.
@@ -32,7 +31,6 @@ def run_tui(
             Textual falls back to full screen on Windows). The last frame stays printed on exit.
         mouse: False (``--no-mouse``) leaves the mouse to the terminal, so selecting text
             needs no Shift.
-        bell: Ring the bell on bad news (undebounced; the CLI uses ``alerts`` instead).
         alerts: Run in a worker; rings the bell, writes OSC notifications through Textual's
             driver and shows its problems (e.g. a failing ``--on-change``) as toasts.
 
@@ -45,7 +43,7 @@ def run_tui(
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
     app = GuildwatchApp(
-        store, engine, animation=animation, bell=bell, alerts=alerts, hangup_grace=HANGUP_GRACE
+        store, engine, animation=animation, alerts=alerts, hangup_grace=HANGUP_GRACE
     )
     try:
         # inline_no_clear: the final state stays under the prompt, like any command's output.

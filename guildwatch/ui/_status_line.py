@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from guildwatch.display import safe, status_kind
 from guildwatch.store import Clock, GuildSnapshot
-from guildwatch.ui._detail import Detail
+from guildwatch.ui._detail_line import Detail
 from guildwatch.ui._last_seen import LastSeen
 from guildwatch.ui._status_dot import StatusDot
 from guildwatch.ui._status_word import StatusWord

@@ -111,7 +111,6 @@ class GuildwatchApp(App[None]):
         engine: Started in a worker on mount, asked to retry on ``r``, stopped on quit.
         animation: False turns the pulse (and Textual's own animations) off.
         clock: Source of "now" for relative times; defaults to the store's clock.
-        bell: Ring the terminal bell on bad news (connection lost, bot offline).
         hangup_grace: After SIGHUP, force the process out if the shutdown takes longer than
             this (see ``_signals``); None (in-process use, tests) never forces an exit.
         alerts: Debounced alerts (bell, OSC notification, ``--on-change``), run in a worker.
@@ -147,7 +146,6 @@ class GuildwatchApp(App[None]):
         *,
         animation: bool = True,
         clock: Clock | None = None,
-        bell: bool = False,
         alerts: AlertsLike | None = None,
         hangup_grace: float | None = None,
     ) -> None:
@@ -160,7 +158,6 @@ class GuildwatchApp(App[None]):
         self.store = store
         self.engine = engine
         self.clock: Clock = clock or store.clock
-        self.bell_on_bad_news = bell
         if not animation:
             # One switch for the pulse and Textual's animations (docs/upstream-defects.md).
             self.animation_level = "none"
@@ -278,8 +275,6 @@ class GuildwatchApp(App[None]):
                 self.notify(
                     notice.message, title=notice.title, severity=notice.severity, markup=False
                 )
-        if self.bell_on_bad_news and any(n.severity != "information" for n in notices):
-            self.bell()
 
     def on_resize(self, event: events.Resize) -> None:
         # Toasts raised in a roomy pane would cover the rows once it shrinks: drop them there.

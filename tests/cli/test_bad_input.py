@@ -19,6 +19,15 @@ TOKEN = "gw-secret-Zq8xTq41"
 GOOD = {"GUILDWATCH_TOKEN": TOKEN, "GUILDWATCH_API": "http://127.0.0.1:9"}
 
 
+def test_one_config_error_for_client_and_server() -> None:
+    # --demo runs the server in-process: its configuration errors must be the CLI's own class
+    # to end as one line and exit code 2 rather than an internal error.
+    import guildwatch.server
+    from guildwatch.errors import ConfigError
+
+    assert guildwatch.server.ConfigError is ConfigError
+
+
 def test_help_shows_examples_and_why_there_is_no_token_flag(run: Run) -> None:
     result = run("--help")
     assert result.returncode == 0

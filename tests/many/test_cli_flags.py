@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from guildwatch.alerts import DEFAULT_HOLD_DOWN, AlertSettings
-from guildwatch.cli import _options
 from guildwatch.cli._args import parse_args
 from guildwatch.cli._options import Options, resolve
 from guildwatch.engine import start_jitter_for
@@ -25,7 +24,6 @@ def _resolve(argv: list[str], env: dict[str, str] | None = None) -> Options:
 def test_alert_defaults_nothing_on() -> None:
     options = _resolve(["1"])
     assert options.alert_settings() == AlertSettings(bell=False, hold_down=DEFAULT_HOLD_DOWN)
-    assert _options.DEFAULT_HOLD_DOWN == DEFAULT_HOLD_DOWN
     assert options.http2 is False
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from guildwatch.engine import Engine
 from guildwatch.store import StatusStore
 from guildwatch.ui import GuildwatchApp
-from guildwatch.ui._detail import Detail
+from guildwatch.ui._detail_line import Detail
 from guildwatch.ui._status_dot import StatusDot
 from tests.conftest import ServerFactory
 from tests.engine.support import fast_settings

@@ -7,7 +7,7 @@ import time
 
 from guildwatch.alerts import BEL, Alerter, AlertService, AlertSettings, osc9, osc777
 from guildwatch.store import BotStatus, StatusStore
-from tests.many.support import T0, snapshot
+from tests.alerts.support import T0, snapshot
 
 HOSTILE_NAME = "evil\x1b]0;pwn\x07\x9c\x9d2;x\x1b\\;name\u202e;\nnext"
 

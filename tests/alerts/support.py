@@ -1,4 +1,5 @@
-"""Shared pieces for the many-guilds tests: fake clocks and snapshots in each alert state."""
+"""Shared pieces for the alert tests: fake clocks, snapshots in each alert state, and a
+``--on-change`` command that records what it was given."""
 
 from __future__ import annotations
 
@@ -56,3 +57,14 @@ def snapshot(
             error=Problem("network", "reset"),
         )
     return GuildSnapshot(guild_id, name=name, connection="connecting")
+
+
+# A real --on-change command: records its argv, stdin and token variable, one JSON line each.
+RECORDER = """\
+import json, os, sys
+out = sys.argv[sys.argv.index("--out") + 1]
+record = {"argv": sys.argv[1:], "stdin": sys.stdin.read(), "pid": os.getpid(),
+          "env_token": os.environ.get("GUILDWATCH_TOKEN")}
+with open(out, "a") as file:
+    file.write(json.dumps(record) + "\\n")
+"""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 
 from guildwatch.alerts import AlertService, AlertSettings
-from guildwatch.ui import GuildwatchApp
+from guildwatch.ui import GuildwatchApp, run_tui
 from tests.ui.support import GUILD, FakeClock, RecordingEngine, put_in_state, seeded_store
 
 
@@ -31,3 +32,10 @@ async def test_screen_runs_alerts_and_toasts_a_failing_command() -> None:
             "on-change command no-such-pager could not be started (No such file or directory)"
         )
         assert app.is_running  # a failing hook is never fatal
+
+
+def test_the_screen_rings_only_through_the_alert_service() -> None:
+    # A second, undebounced bell switch on the app (that no caller set) would ring once per
+    # toast, beside the alert service's debounced bell: there is one way to ring.
+    assert "bell" not in inspect.signature(GuildwatchApp).parameters
+    assert "bell" not in inspect.signature(run_tui).parameters

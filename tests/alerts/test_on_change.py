@@ -18,16 +18,7 @@ import pytest
 
 from guildwatch.alerts import AlertService, AlertSettings, CommandRunner, command_env
 from guildwatch.store import BotStatus, Problem, StatusStore
-from tests.many.support import T0
-
-RECORDER = """\
-import json, os, sys
-out = sys.argv[sys.argv.index("--out") + 1]
-record = {"argv": sys.argv[1:], "stdin": sys.stdin.read(), "pid": os.getpid(),
-          "env_token": os.environ.get("GUILDWATCH_TOKEN")}
-with open(out, "a") as file:
-    file.write(json.dumps(record) + "\\n")
-"""
+from tests.alerts.support import RECORDER, T0
 
 HOSTILE = (
     "1.0\"; touch PWNED_QUOTE; echo '$(touch PWNED_SUBST)' `touch PWNED_TICK`\n"

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.alerts.support import RECORDER
 from tests.cli.conftest import GUILDWATCH, clean_env
 from tests.conftest import ServerFactory
-from tests.many.test_on_change import RECORDER
 
 FAST = ["--heartbeat-timeout", "5", "--max-retries", "1", "--alert-hold-down", "0"]
 

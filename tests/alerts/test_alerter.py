@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from guildwatch.alerts import Alerter, Change, alert_state
-from tests.many.support import FakeMonotonic, Kind, snapshot
+from tests.alerts.support import FakeMonotonic, Kind, snapshot
 
 
 def _alerter(hold_down: float = 5.0) -> tuple[Alerter, FakeMonotonic]:
