@@ -49,6 +49,7 @@ class Receiver:
     url: str = ""
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _handlers: set[asyncio.Task[None]] = field(default_factory=set)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> str:
@@ -60,6 +61,10 @@ class Receiver:
     async def stop(self) -> None:
         for writer in list(self._writers):
             writer.close()
+        for task in list(self._handlers):
+            task.cancel()
+        if self._handlers:
+            await asyncio.wait(self._handlers)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -76,6 +81,9 @@ class Receiver:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
         try:
             while True:
                 request = await self._read(reader)
@@ -96,6 +104,7 @@ class Receiver:
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
+            self._handlers.discard(task)
             self._writers.discard(writer)
             writer.close()
             with contextlib.suppress(Exception):
