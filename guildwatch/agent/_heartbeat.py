@@ -224,6 +224,11 @@ class Heartbeat:
         )
 
     @property
+    def running(self) -> bool:
+        """True while the loop started by :meth:`start` is beating."""
+        return self._task is not None and not self._task.done()
+
+    @property
     def using(self) -> Literal["bot", "guilds"]:
         """The endpoint the next beat goes to."""
         if self.endpoint != "auto":
