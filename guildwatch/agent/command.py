@@ -77,6 +77,8 @@ def _moment(value: str) -> datetime:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
+        # No prefixes: "--bot-token SECRET" must not quietly mean --bot-token-file.
+        allow_abbrev=False,
         description="Post one bot heartbeat to a guildwatch server: per guild with --guild, "
         "otherwise the bot-level heartbeat.",
         epilog="The bot token comes from --bot-token-file PATH ('-' for stdin), "
@@ -169,10 +171,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code (see the module docstring)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
     except SystemExit as exc:
         # argparse exits 0 for --help and 2 for a bad flag; return, so tests can call main().
         return EXIT_OK if exc.code in (0, None) else EXIT_USAGE
+    if unknown:
+        # Name the flags only: what follows an unknown flag may be a token typed into argv.
+        flags = [word.split("=", 1)[0] for word in unknown if word.startswith("-")]
+        _say(
+            f"unrecognized arguments: {' '.join(flags) or '(values not shown)'}; the bot token "
+            "is never a flag: use GUILDWATCH_BOT_TOKEN or --bot-token-file"
+        )
+        return EXIT_USAGE
     token = ""
     try:
         api_text = args.api or os.environ.get("GUILDWATCH_API")
