@@ -325,7 +325,9 @@ class Heartbeat:
     async def _send_guilds(self, client: httpx.AsyncClient, vitals: Vitals) -> Answer:
         guilds = [guild for guild in vitals.guilds if GUILD_ID_RE.fullmatch(guild)]
         if not guilds:
-            return Answer(True, None, "no guilds to report")
+            # Nothing reached the server: a failure, so that an operator on an older server
+            # learns why the bot does not show up (it reports no guilds, e.g. not ready yet).
+            return Answer(False, None, "per-guild heartbeats, but the bot reports no guilds yet")
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(guild: str) -> Answer:

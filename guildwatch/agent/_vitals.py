@@ -126,19 +126,30 @@ class Vitals:
     state: State = "up"
     message: str | None = None
     started_at: datetime | None = None
+    _table: Mapping[int, ShardVitals] = field(
+        init=False, repr=False, compare=False, default_factory=lambda: MappingProxyType({})
+    )
+
+    _count: int = field(init=False, repr=False, compare=False, default=0)
 
     def __post_init__(self) -> None:
         shards = tuple(self.shards)
+        if not all(isinstance(shard, ShardVitals) for shard in shards):
+            raise VitalsError("shards must be ShardVitals")
         object.__setattr__(self, "shards", shards)
         object.__setattr__(self, "guilds", _guild_map(self.guilds))
         object.__setattr__(self, "message", clean_message(self.message))
+        # Built once: every per-guild body looks its shard up here.
+        table = {shard.id: shard for shard in shards}
+        for shard_id in self.guilds.values():
+            if shard_id not in table:
+                table[shard_id] = ShardVitals(shard_id, connected=False)
+        object.__setattr__(self, "_table", MappingProxyType(table))
         if self.state not in STATES:
             raise VitalsError(f"state must be one of {', '.join(STATES)}, not {self.state!r}")
         ids = [shard.id for shard in shards]
         if len(set(ids)) != len(ids):
             raise VitalsError("a shard id is listed twice")
-        if len(shards) > MAX_SHARDS:
-            raise VitalsError(f"more than {MAX_SHARDS} shards")
         if self.shard_count is not None:
             count = _check_shard_id(self.shard_count, "shard count")
             if count < 1:
@@ -146,25 +157,24 @@ class Vitals:
             too_big = [i for i in (*ids, *self.guilds.values()) if i >= count]
             if too_big:
                 raise VitalsError(f"shard {too_big[0]} is not below the shard count {count}")
-        if self.count > MAX_SHARDS:
+        highest = max(table, default=-1)
+        object.__setattr__(
+            self, "_count", self.shard_count if self.shard_count is not None else highest + 1
+        )
+        if len(table) > MAX_SHARDS:
+            # The listed shards plus those the guilds name; shardCount itself may be larger
+            # (a process that runs a slice of a big cluster).
             raise VitalsError(f"more than {MAX_SHARDS} shards")
 
     @property
     def count(self) -> int:
         """The shard count the wire carries: the given one, else what the ids imply."""
-        if self.shard_count is not None:
-            return self.shard_count
-        highest = max((*(s.id for s in self.shards), *self.guilds.values()), default=-1)
-        return highest + 1
+        return self._count
 
-    def shard_table(self) -> dict[int, ShardVitals]:
+    def shard_table(self) -> Mapping[int, ShardVitals]:
         """Listed shards, plus every shard a guild names that is not listed: not connected
         as far as this process knows (the bot-level endpoint needs every guild's shard)."""
-        table = {shard.id: shard for shard in self.shards}
-        for shard_id in self.guilds.values():
-            if shard_id not in table:
-                table[shard_id] = ShardVitals(shard_id, connected=False)
-        return table
+        return self._table
 
 
 def _dumps_guard(body: dict[str, Any]) -> dict[str, Any]:

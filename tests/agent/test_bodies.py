@@ -104,6 +104,17 @@ async def test_a_404_falls_back_to_per_guild_heartbeats_and_is_remembered(
     await heartbeat.aclose()
 
 
+async def test_an_older_server_and_no_guilds_yet_is_a_failure_that_says_why(
+    receiver: Receiver,
+) -> None:
+    receiver.rule = _no_bot_endpoint
+    heartbeat = Heartbeat(receiver.url, TOKEN, vitals=lambda: Vitals(state="starting"))
+    assert not await heartbeat.beat()
+    assert heartbeat.last_error == "per-guild heartbeats, but the bot reports no guilds yet"
+    assert receiver.paths() == ["/api/v1/bot/heartbeat"]
+    await heartbeat.aclose()
+
+
 async def test_the_bot_level_endpoint_is_probed_again_after_a_while(receiver: Receiver) -> None:
     receiver.rule = _no_bot_endpoint
     heartbeat = Heartbeat(receiver.url, TOKEN, vitals=lambda: VITALS, reprobe_after=0.0)

@@ -77,6 +77,20 @@ def test_ten_thousand_shards_fit_and_one_more_does_not() -> None:
         Vitals(shards=(*shards, ShardVitals(10_000)))
 
 
+def test_a_slice_of_a_big_cluster_may_name_a_shard_count_above_the_limit() -> None:
+    vitals = Vitals(shards=(ShardVitals(12_000),), shard_count=20_000, guilds={GUILD: 12_000})
+    body = bot_body(vitals, None)
+    check_bot_body(_wire(body))
+    assert body["shardCount"] == 20_000
+    assert guild_body(vitals, None, GUILD)["shard"] == {
+        "id": 12_000,
+        "count": 20_000,
+        "connected": True,
+    }
+    with pytest.raises(VitalsError, match="10000"):
+        Vitals(guilds={str(i): i for i in range(10_001)})
+
+
 def test_a_long_message_is_truncated_to_the_limit() -> None:
     vitals = Vitals(message="x" * 500)
     assert vitals.message is not None
