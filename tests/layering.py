@@ -23,6 +23,13 @@ from pathlib import Path
 
 ROOT_PACKAGE = "guildwatch"
 
+CHAT_LIBRARIES = frozenset({"discord", "hikari"})
+"""The bot's own libraries: the agent reads the bot's objects; only each adapter names its own."""
+
+AGENT_MAY_USE = frozenset({"guildwatch", "guildwatch.errors", "guildwatch.cli._secrets"})
+"""What the agent (it runs inside a bot) may take from the rest of guildwatch: the version,
+the error type, and the token readers the client uses (so both read a token alike)."""
+
 SERVER_STACK = frozenset({"starlette", "uvicorn", "sse_starlette", "hypercorn"})
 """Third-party packages only the reference server may import."""
 
@@ -133,11 +140,11 @@ class Violation:
 
 
 def layer(module: str) -> str:
-    """``engine``, ``store``, ``ui``, ``alerts``, ``cli``, ``server`` or ``shared``."""
+    """``engine``, ``store``, ``ui``, ``alerts``, ``cli``, ``server``, ``agent`` or ``shared``."""
     parts = module.split(".")
     if parts[0] != ROOT_PACKAGE or len(parts) == 1:
         return "shared"
-    if parts[1] in ("engine", "ui", "alerts", "cli", "server"):
+    if parts[1] in ("engine", "ui", "alerts", "cli", "server", "agent"):
         return parts[1]
     if parts[1] == "store":
         return "store"
@@ -211,6 +218,14 @@ def _direct_rules(module: str, item: Import) -> Iterator[str]:
         if here == "store":
             yield f"the store does no I/O: no {item.target}()"
         return
+    if (
+        here == "agent"
+        and not item.member
+        and _within(item.target, ROOT_PACKAGE)
+        and not _within(item.target, "guildwatch.agent")
+        and item.target not in AGENT_MAY_USE
+    ):
+        yield "the agent uses only guildwatch.agent, the errors and the token readers"
     if item.member:
         # Only what the statement's module alone does not tell: a private name taken from a
         # public package (``from guildwatch.engine import _watcher``), an asyncio function.
@@ -235,7 +250,18 @@ def _reach_rules(module: str, target: str) -> Iterator[str]:
     here = layer(module)
     if here in ("engine", "store") and _top(target) == "textual":
         yield f"the {here} imports no Textual"
-    if here in ("engine", "store", "ui", "alerts") and _within(target, "guildwatch.server"):
+    own_library = {"guildwatch.agent.discordpy": "discord", "guildwatch.agent.hikari": "hikari"}
+    if (
+        here == "agent"
+        and _top(target) in ("textual", *CHAT_LIBRARIES)
+        and own_library.get(module) != _top(target)
+    ):
+        # An adapter may name its own library's types (hikari's events); the runtime test in
+        # tests/agent shows that importing an adapter still loads no chat library.
+        yield f"the agent imports no {_top(target)}"
+    if here in ("engine", "store", "ui", "alerts", "agent") and _within(
+        target, "guildwatch.server"
+    ):
         yield f"the {here} never imports the server"
     if here != "server" and _top(target) in SERVER_STACK:
         yield "nothing but the server imports starlette, uvicorn, sse_starlette or hypercorn"

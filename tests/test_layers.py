@@ -3,7 +3,9 @@
 The rules (``tests/layering.py``): the engine and the store import no Textual; the engine, the
 store, the UI and the alerts never import the server; the store does no I/O; the UI sees the
 engine only as ``guildwatch.engine``; the CLI reaches the server only as ``guildwatch.server``;
-nothing but the server imports starlette, uvicorn, sse_starlette or hypercorn.
+nothing but the server imports starlette, uvicorn, sse_starlette or hypercorn; the agent (it
+runs inside a bot) imports no Textual, no server, no discord/hikari, and of the rest of
+guildwatch only the errors and the token readers.
 
 Every module of the package is imported (``pkgutil.walk_packages``) and its source parsed, so
 a module that a lazy ``__init__`` never loads is checked all the same. The checker takes
@@ -53,6 +55,7 @@ def test_every_module_was_found_and_imported() -> None:
         "alerts",
         "cli",
         "server",
+        "agent",
         "shared",
     }
 
@@ -202,3 +205,41 @@ def test_loading_every_engine_and_store_module_loads_no_textual_or_server() -> N
     forbidden = {"textual", "starlette", "uvicorn", "sse_starlette", "hypercorn"}
     assert not {name for name in loaded if name.split(".")[0] in forbidden}
     assert not {name for name in loaded if name.startswith("guildwatch.server")}
+
+
+_ONLY_AGENT = "the agent uses only guildwatch.agent, the errors and the token readers"
+_AGENT_BREAKS = [
+    ("import textual.app", "the agent imports no textual"),
+    ("import discord", "the agent imports no discord"),
+    ("from hikari import GatewayBot", "the agent imports no hikari"),
+    ("import guildwatch.server", "the agent never imports the server"),
+    ("from guildwatch.store import StatusStore", _ONLY_AGENT),
+    ("import guildwatch.ui", _ONLY_AGENT),
+]
+_ADAPTER_LIBRARY = {"guildwatch.agent.discordpy": "discord", "guildwatch.agent.hikari": "hikari"}
+
+
+@pytest.mark.parametrize(
+    ("module", "extra", "rule"),
+    [
+        (module, extra, rule)
+        for module in _modules("agent")
+        for extra, rule in _AGENT_BREAKS
+        # Each adapter may name its own library (see the next test).
+        if not rule.endswith(f"no {_ADAPTER_LIBRARY.get(module)}")
+    ],
+)
+def test_the_agent_crossing_a_layer_fails(module: str, extra: str, rule: str) -> None:
+    assert rule in _rules_broken_by(module, extra)
+
+
+def test_an_adapter_may_name_only_its_own_library() -> None:
+    assert _rules_broken_by("guildwatch.agent.hikari", "import hikari") == set()
+    assert _rules_broken_by("guildwatch.agent.hikari", "import discord") == {
+        "the agent imports no discord"
+    }
+
+
+def test_the_agent_may_read_tokens_as_the_client_does() -> None:
+    extra = "from guildwatch.cli._secrets import read_token_file"
+    assert _rules_broken_by("guildwatch.agent.command", extra) == set()
