@@ -91,6 +91,9 @@ def _make_server_class() -> type[Any]:
                 raise web.HTTPForbidden(text="cross-origin websocket refused\n")
             return await super().handle_websocket(request)
 
+        async def on_startup(self, app: web.Application) -> None:
+            """Not textual-serve's banner: ``serve`` prints one line of its own."""
+
         def initialize_logging(self) -> None:
             """textual-serve's logging setup (a rich handler on the root logger) is not ours."""
 
