@@ -28,7 +28,6 @@ from urllib.parse import urlsplit
 
 from guildwatch.cli._listen import url_host
 from guildwatch.errors import ConfigError
-from guildwatch.web._child import OPTIONS_VARIABLE, TOKEN_VARIABLE, encode_options
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -132,6 +131,9 @@ def serve(options: Options) -> int:
     Raises:
         ConfigError: the address cannot be bound.
     """
+    # Not at the top: `python -m guildwatch.web._child` imports this package first.
+    from guildwatch.web._child import OPTIONS_VARIABLE, TOKEN_VARIABLE, encode_options
+
     address = options.serve
     if address is None or options.api_url is None or options.token is None:
         raise RuntimeError("serve() needs --serve, an API URL and a token")

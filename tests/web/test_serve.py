@@ -91,6 +91,26 @@ def test_q_in_a_tab_ends_its_screen_and_closes_the_websocket(
         wait_until(lambda: children(process.pid) == [], 30, "the tab's process to end")
 
 
+def test_stopping_the_server_ends_the_open_tabs(real_server: RunningServer, home: Path) -> None:
+    real_server.heartbeat(GUILDS[0])
+    with serving(real_server, home) as (process, url):
+
+        async def tabs() -> None:
+            opened = [await _open_tab(url, real_server.token) for _ in range(2)]
+            assert len(children(process.pid)) == 2
+            process.send_signal(2)
+            for ws in opened:
+                async with asyncio.timeout(30):
+                    while not ws.closed:
+                        await ws.receive()
+                await _close_tab(ws)
+
+        asyncio.run(tabs())
+        assert process.wait(30) == 0
+        stderr = process.stderr.read() if process.stderr else ""
+        assert "Traceback" not in stderr
+
+
 def test_a_websocket_from_another_origin_is_refused(real_server: RunningServer, home: Path) -> None:
     with serving(real_server, home) as (process, url):
 
