@@ -120,3 +120,17 @@ def test_metrics_token_comes_from_a_file_or_the_environment(tmp_path: Path) -> N
     token_file.write_text("# nothing\n")
     with pytest.raises(ConfigError, match="holds no token"):
         config_from_args(["--metrics-token-file", str(token_file)], env)
+
+
+def test_the_command_says_where_metrics_are_and_reads_the_token_from_its_environment(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory(subprocess=True, metrics_token="scrape-Qx81")
+    answer = httpx.get(f"{server.url}/metrics", timeout=10)
+    assert answer.status_code == 401
+    headers = {"Authorization": "Bearer scrape-Qx81"}
+    assert httpx.get(f"{server.url}/metrics", headers=headers, timeout=10).status_code == 200
+    server.stop()
+    output = server.runner.output()  # type: ignore[union-attr]
+    assert f"metrics at {server.url}/metrics (bearer token required)" in output
+    assert "scrape-Qx81" not in output
