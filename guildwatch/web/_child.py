@@ -36,6 +36,8 @@ def encode_options(options: Options) -> str:
             value = str(value)
         data[item.name] = value
     data["mode"] = "tui"
+    # Textual's inline driver would replace the web driver: a tab is always a full screen.
+    data["inline"] = False
     return json.dumps(data)
 
 

@@ -32,6 +32,7 @@ def test_every_option_survives_the_trip_and_the_token_stays_out(tmp_path: Path) 
         "1",
         "--no-animation",
         "--no-mouse",
+        "--inline",
         "--bell",
         "--desktop-notify",
         "osc777",
@@ -50,7 +51,9 @@ def test_every_option_survives_the_trip_and_the_token_stays_out(tmp_path: Path) 
     text = encode_options(options)
     assert TOKEN not in text
     back = decode_options(text, TOKEN)
-    assert back == dataclasses.replace(options, mode="tui", serve=None, metrics=None)
+    # A tab is a full screen: Textual's inline driver would replace the web driver.
+    assert options.inline is True
+    assert back == dataclasses.replace(options, mode="tui", serve=None, metrics=None, inline=False)
     assert back.guilds[0].name == "Alpha ✓"
 
 
