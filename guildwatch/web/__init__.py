@@ -5,11 +5,15 @@ relays its terminal over a websocket; a tab that closes ends its process. That p
 the options and the token through its environment (see ``_child``), so the token stays on
 this machine: it is not in the page, the URL, the websocket or any command line.
 
-Two things are added to textual-serve, which has no security of its own:
+Three things are added to textual-serve, which has no security of its own:
 
 * the websocket refuses an ``Origin`` other than the page's own host, so a web page in the
   same browser cannot open a screen behind the user's back (websockets ignore the
   same-origin policy; this is the usual cross-site websocket hijacking check);
+* bound to loopback, the websocket also refuses a ``Host`` that is not a loopback name,
+  unless a reverse proxy says it forwarded the request: a page whose own name was made to
+  resolve to 127.0.0.1 (DNS rebinding) passes the ``Origin`` check, but cannot set those
+  headers on a websocket;
 * the page's websocket URL follows the address the browser used (``Host``), so the screen
   also works through an SSH tunnel or a reverse proxy with a name of its own.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import shlex
 import signal
@@ -63,7 +68,20 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _make_server_class() -> type[Any]:
+_PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded")
+
+
+def _loopback_name(host_header: str) -> bool:
+    name = urlsplit(f"//{host_header}").hostname or ""
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _make_server_class(public: bool) -> type[Any]:
     # Imported here: the extra is optional, and _serving checked it is installed.
     import aiohttp_jinja2
     from aiohttp import web
@@ -88,6 +106,9 @@ def _make_server_class() -> type[Any]:
             if origin is not None and urlsplit(origin).netloc != request.host:
                 # aiohttp turns a raised HTTP error into the response, before any upgrade.
                 raise web.HTTPForbidden(text="cross-origin websocket refused\n")
+            proxied = any(name in request.headers for name in _PROXY_HEADERS)
+            if not (public or proxied or _loopback_name(request.host)):
+                raise web.HTTPForbidden(text="not a loopback host name: use 127.0.0.1\n")
             return await super().handle_websocket(request)
 
         async def on_startup(self, app: web.Application) -> None:
@@ -143,7 +164,9 @@ def serve(options: Options) -> int:
     # textual-serve copies this process's environment into every tab's process.
     os.environ[OPTIONS_VARIABLE] = encode_options(options)
     os.environ[TOKEN_VARIABLE] = options.token
-    server = _make_server_class()(child_command(), host=host, port=port, title="guildwatch")
+    public = not address.is_loopback  # _serving let it through: --serve-public was given
+    server_class = _make_server_class(public)
+    server = server_class(child_command(), host=host, port=port, title="guildwatch")
     try:
         asyncio.run(_serve_forever(server, sock, url))
     finally:

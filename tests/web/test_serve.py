@@ -125,6 +125,31 @@ def test_a_websocket_from_another_origin_is_refused(real_server: RunningServer, 
 
         assert asyncio.run(attempt("http://evil.example")) == 403
         assert children(process.pid) == []
+
+
+def test_a_rebound_host_name_is_refused_unless_a_proxy_forwarded_it(
+    real_server: RunningServer, home: Path
+) -> None:
+    """DNS rebinding: evil.example resolves to 127.0.0.1; its page's Origin matches its Host."""
+    real_server.heartbeat(GUILDS[0])
+    with serving(real_server, home) as (process, url):
+        port = url.rstrip("/").rsplit(":", 1)[1]
+
+        async def attempt(host: str, extra: dict[str, str]) -> int:
+            headers = {"Host": host, "Origin": f"http://{host}", **extra}
+            async with aiohttp.ClientSession() as session:
+                try:
+                    async with session.ws_connect(url + "ws", headers=headers) as ws:
+                        await ws.close()
+                        return 101
+                except aiohttp.WSServerHandshakeError as exc:
+                    return exc.status
+
+        assert asyncio.run(attempt(f"evil.example:{port}", {})) == 403
+        assert asyncio.run(attempt(f"localhost:{port}", {})) == 101
+        proxy = {"X-Forwarded-Proto": "https"}
+        assert asyncio.run(attempt("status.example.com", proxy)) == 101
+        wait_until(lambda: children(process.pid) == [], 30, "the accepted tabs to end")
         time.sleep(0.2)
         assert children(process.pid) == []
 
