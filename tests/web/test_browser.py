@@ -1,4 +1,5 @@
-"""The served screen in a real headless Chromium, driven by Selenium through chromedriver.
+"""The served screen in a real headless Chromium, driven by Selenium through chromedriver:
+"Online" read from the page, a mouse click on the footer, then ``r`` and ``q`` typed.
 
 The terminal's text is read from the page itself: the xterm.js buffer the browser renders
 (``buffer.active``), not from any output of ours. textual-serve keeps its terminal object to
@@ -22,6 +23,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from tests.harness import RunningServer, wait_until
 from tests.metrics.tools import need
@@ -50,6 +52,27 @@ for (let row = 0; row < buffer.length; row++) {
 }
 return lines.join("\\n");
 """
+
+
+CELL_SIZE = """
+const terminal = window.__gwTerminals[0];
+const rect = terminal.element.querySelector(".xterm-screen").getBoundingClientRect();
+return [rect.width, rect.height, terminal.cols, terminal.rows];
+"""
+
+
+def _click_text(driver: webdriver.Chrome, text: str) -> None:
+    """Click the middle of ``text``'s first cell run on the page's terminal, with the mouse."""
+    rows = _screen(driver).split("\n")
+    row = next(number for number, line in enumerate(rows) if text in line)
+    column = rows[row].index(text) + len(text) // 2
+    width, height, columns, lines = driver.execute_script(CELL_SIZE)
+    cell_width, cell_height = width / columns, height / lines
+    screen = driver.find_element(By.CSS_SELECTOR, ".xterm-screen")
+    # Selenium 4 offsets are from the element's centre.
+    x = (column + 0.5) * cell_width - width / 2
+    y = (row + 0.5) * cell_height - height / 2
+    ActionChains(driver).move_to_element_with_offset(screen, int(x), int(y)).click().perform()
 
 
 @pytest.fixture
@@ -96,7 +119,7 @@ def _wait_for_screen(
 
 
 @pytest.mark.timeout(180)
-def test_the_screen_in_chromium_shows_online_and_takes_r_and_q(
+def test_the_screen_in_chromium_shows_online_and_takes_the_mouse_r_and_q(
     chromium: webdriver.Chrome, real_server: RunningServer, home: Path, tmp_path: Path
 ) -> None:
     for guild in GUILDS:
@@ -113,8 +136,12 @@ def test_the_screen_in_chromium_shows_online_and_takes_r_and_q(
         assert chromium.save_screenshot(str(screenshot))
         if target := os.environ.get("GUILDWATCH_SCREENSHOT"):
             shutil.copyfile(screenshot, target)
-        # Keys go where a person types: the terminal's element, focused by a click.
-        chromium.find_element(By.CSS_SELECTOR, ".xterm-screen").click()
+        # The mouse: a click on the footer's "? Help" opens the help screen; Esc closes it.
+        _click_text(chromium, "? Help")
+        _wait_for_screen(chromium, lambda text: "retry every down guild" in text, 30, "help")
+        ActionChains(chromium).send_keys(Keys.ESCAPE).perform()
+        _wait_for_screen(chromium, lambda text: "retry every down" not in text, 30, "no help")
+        # Keys go where a person types: the terminal's element, focused by the click.
         ActionChains(chromium).send_keys("r").perform()
         _wait_for_screen(chromium, lambda text: "Nothing to retry" in text, 30, "r's answer")
         ActionChains(chromium).send_keys("q").perform()
