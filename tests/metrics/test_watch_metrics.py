@@ -15,6 +15,7 @@ import pytest
 
 from tests.cli.conftest import Run, assert_one_line_error
 from tests.harness import RunningServer
+from tests.metrics.test_exposition import value
 from tests.metrics.tools import (
     free_port,
     guildwatch,
@@ -142,3 +143,27 @@ def test_metrics_without_the_extra_says_what_to_install(
     env = _env(real_server) | without_module(home, "prometheus_client")
     result = run("--watch", "--metrics", "0", GUILD, env=env)
     assert_one_line_error(result, "pip install 'guildwatch[metrics]'")
+
+
+def test_the_counters_follow_the_real_engine(real_server: RunningServer, home: Path) -> None:
+    """Events and reconnects from a stream the server drops; polls from a poll-only guild."""
+    streamed, polled = GUILD, "222222222222222222"
+    real_server.heartbeat(streamed)
+    real_server.heartbeat(polled)
+    real_server.set_fault(streamed, drop_after=1)  # every connection ends after one event
+    args = ["--watch", "--metrics", "127.0.0.1:0", streamed]
+    with guildwatch(args, home, _env(real_server)) as process:
+        url = _metrics_url(process)
+        labels = f'{{guild="{streamed}",name=""}}'
+        # One event, dropped, back (resumed: nothing new to replay, so the stream stays).
+        text = _scrape_until(url, f"guildwatch_reconnects_total{labels} 1")
+        assert value(text, "guildwatch_events_total", guild=streamed) == 1
+        real_server.heartbeat(streamed, "2.0")  # one more event, one more drop
+        text = _scrape_until(url, f"guildwatch_reconnects_total{labels} 2")
+        assert value(text, "guildwatch_events_total", guild=streamed) == 2
+    poll_only = ["--watch", "--no-stream", "--poll-interval", "0.2", "--metrics", "0", polled]
+    with guildwatch(poll_only, home, _env(real_server)) as process:
+        url = _metrics_url(process)
+        text = _scrape_until(url, f'guildwatch_polls_total{{guild="{polled}",name=""}} 3')
+        assert value(text, "guildwatch_events_total", guild=polled) == 0
+        assert value(text, "guildwatch_guild_source", guild=polled, source="poll") == 1
