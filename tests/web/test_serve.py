@@ -13,10 +13,12 @@ import time
 from pathlib import Path
 
 import aiohttp
+import httpx
 import pytest
 
 from tests.cli.conftest import Run, assert_one_line_error
 from tests.harness import RunningServer, wait_until
+from tests.metrics.test_exposition import value
 from tests.metrics.tools import without_module
 from tests.web.support import GUILDS, children, serving, sockets
 
@@ -42,6 +44,12 @@ async def _open_tab(url: str, token: str) -> aiohttp.ClientWebSocketResponse:
     return ws
 
 
+def _api_streams(server: RunningServer) -> float | None:
+    """Open streams on the API server, from its own /metrics."""
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    return value(text, "guildwatch_server_open_streams_all_guilds")
+
+
 async def _close_tab(ws: aiohttp.ClientWebSocketResponse) -> None:
     await ws.close()
     await ws._guildwatch_session.close()  # type: ignore[attr-defined]
@@ -63,11 +71,14 @@ def test_twenty_tabs_opened_and_closed_leave_no_process_or_socket(
             assert len(tab_processes) == TABS
             for pid in tab_processes:  # the token is in no command line
                 assert real_server.token not in Path(f"/proc/{pid}/cmdline").read_text()
+            wait_until(lambda: _api_streams(real_server) == TABS * len(GUILDS), 30, "streams")
             await asyncio.gather(*(_close_tab(ws) for ws in opened))
 
         asyncio.run(tabs())
         wait_until(lambda: children(process.pid) == [], 60, "every tab's process to end")
         wait_until(lambda: sockets(process.pid) == baseline, 30, "the tabs' sockets to close")
+        # And on the API's side, every stream the tabs held is closed.
+        wait_until(lambda: _api_streams(real_server) == 0, 30, "the API's streams to close")
         process.send_signal(2)
         assert process.wait(30) == 0
 
