@@ -114,6 +114,23 @@ class HistoryEntry(NamedTuple):
     version: str | None
 
 
+@dataclass(slots=True)
+class GuildCounters:
+    """Running totals for one guild since the store was made, for ``/metrics``.
+
+    Mutable and bumped in place by the store's writers: one integer add per write, so the
+    metrics collector pays at scrape time and the event path pays next to nothing.
+    """
+
+    events: int = 0
+    """Valid statuses received on the stream (rejected payloads are not counted)."""
+    polls: int = 0
+    """Polls that returned a valid status."""
+    reconnects: int = 0
+    """Times the guild was connected again after its first connection."""
+    connected_once: bool = False
+
+
 class _Unset(enum.Enum):
     """Sentinel type for "argument not given" where None is a meaningful value."""
 
@@ -182,6 +199,7 @@ class StatusStore:
         self._history_size = history_size
         self._guilds: dict[str, GuildSnapshot] = {}
         self._history: dict[str, deque[HistoryEntry]] = {}
+        self._counters: dict[str, GuildCounters] = {}
         self._subscriptions: list[Subscription] = []
 
     # -- reading -------------------------------------------------------------------------
@@ -202,6 +220,10 @@ class StatusStore:
     def history(self, guild_id: str) -> tuple[HistoryEntry, ...]:
         """The recorded changes of one guild, oldest first."""
         return tuple(self._history[guild_id])
+
+    def counters(self, guild_id: str) -> GuildCounters:
+        """The running totals of one guild (live: read them, never change them)."""
+        return self._counters[guild_id]
 
     def subscribe(self, *, max_rate: float = 10.0) -> Subscription:
         """Start receiving change notifications, at most ``max_rate`` wake-ups a second."""
@@ -224,6 +246,7 @@ class StatusStore:
         snapshot = GuildSnapshot(guild_id=guild_id, name=name, stream_enabled=stream)
         self._guilds[guild_id] = snapshot
         self._history[guild_id] = deque(maxlen=self._history_size)
+        self._counters[guild_id] = GuildCounters()
         self._record(snapshot)
         self._notify(guild_id)
 
@@ -249,6 +272,11 @@ class StatusStore:
         changes: dict[str, object] = {"connection": connection, "next_retry_at": next_retry_at}
         if connection == "connected":
             changes["error"] = None
+            counters = self._counters[guild_id]
+            if self._guilds[guild_id].connection != "connected":
+                if counters.connected_once:
+                    counters.reconnects += 1
+                counters.connected_once = True
         elif error is not _UNSET:
             changes["error"] = error
         if attempt is not None:
@@ -282,6 +310,11 @@ class StatusStore:
         if not statuses:
             return
         before = self._guilds[guild_id]
+        counters = self._counters[guild_id]
+        if source == "stream":
+            counters.events += len(statuses)
+        else:
+            counters.polls += len(statuses)
         now = self.clock()
         history = self._history[guild_id]
         health, version = before.health, _version(before)

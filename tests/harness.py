@@ -164,6 +164,8 @@ def config_to_argv(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
         "GUILDWATCH_SERVER_TOKENS": ",".join(entries),
         "GUILDWATCH_SERVER_BOT_TOKENS": ",".join(sorted(config.bot_tokens)),
     }
+    if config.metrics_token is not None:
+        env["GUILDWATCH_SERVER_METRICS_TOKEN"] = config.metrics_token
     return argv, env
 
 

@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from guildwatch import __version__
 from guildwatch import defaults as d
+from guildwatch.cli._listen import listen_address
 from guildwatch.errors import ConfigError
 
 _DESCRIPTION = """\
@@ -218,6 +219,27 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help=help_text(d.HTTP2),
+    )
+    serving = parser.add_argument_group("browser and metrics")
+    serving.add_argument(
+        "--serve",
+        type=listen_address,
+        metavar="[HOST:]PORT",
+        help="serve the screen to web browsers (textual-serve; pip install 'guildwatch[web]'); "
+        "one screen per tab, the token stays here; HOST defaults to 127.0.0.1",
+    )
+    serving.add_argument(
+        "--serve-public",
+        action="store_true",
+        help="allow --serve on an address other hosts can reach (no authentication of its "
+        "own: put it behind an SSH tunnel or a reverse proxy with auth)",
+    )
+    serving.add_argument(
+        "--metrics",
+        type=listen_address,
+        metavar="[HOST:]PORT",
+        help="Prometheus metrics at http://HOST:PORT/metrics while watching (screen or "
+        "--watch; pip install 'guildwatch[metrics]'); HOST defaults to 127.0.0.1",
     )
     output.add_argument(
         "--log-file",

@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 
 from guildwatch import defaults as d
 from guildwatch.cli._config import ConfigFile, GuildSpec, default_config_path, load_config
+from guildwatch.cli._listen import ListenAddress
 from guildwatch.cli._secrets import ConfigToken, resolve_token
+from guildwatch.cli._serving import check_serving
 from guildwatch.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -75,6 +77,10 @@ class Options:
     """The config file that was read, if any."""
     warnings: tuple[str, ...] = ()
     """Things to tell the user before starting (e.g. a token file others can read)."""
+    serve: ListenAddress | None = None
+    """``--serve``: the screen goes to web browsers from here, one process per tab."""
+    metrics: ListenAddress | None = None
+    """``--metrics``: where Prometheus scrapes this watcher."""
 
     def engine_settings(self) -> EngineSettings:
         """The engine's settings for this run."""
@@ -223,6 +229,7 @@ def resolve(
     Raises:
         ConfigError: any bad input, with a one-line message.
     """
+    serving = check_serving(args)
     config = _config(args, env)
     stream_env = _env_bool(env, "GUILDWATCH_STREAM")
     c = config or ConfigFile(path=Path(), mode=0)
@@ -272,7 +279,9 @@ def resolve(
         demo=bool(args.demo),
         debug=bool(args.debug),
         config_path=config.path if config else None,
-        warnings=warnings,
+        warnings=warnings + serving.warnings,
+        serve=serving.serve,
+        metrics=serving.metrics,
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from guildwatch.alerts import AlertService
+from guildwatch.cli._listen import url_host
 from guildwatch.cli._options import Options
 from guildwatch.cli._secrets import RedactTokenFilter, redact
 from guildwatch.engine import DeferredEngine
@@ -23,6 +24,7 @@ from guildwatch.store import StatusStore
 
 if TYPE_CHECKING:
     from guildwatch.engine import Engine
+    from guildwatch.metrics import MetricsServer
 
 log = logging.getLogger("guildwatch.cli")
 
@@ -30,22 +32,54 @@ log = logging.getLogger("guildwatch.cli")
 def run(options: Options) -> int:
     """Watch the guilds of ``options`` until the view ends; returns the exit code."""
     if not options.demo:
-        return _watch(options)
+        return _start(options)
     from guildwatch.cli._demo import DemoServer
 
     with DemoServer() as demo:
         for handler in logging.getLogger("guildwatch").handlers:
             handler.addFilter(RedactTokenFilter(demo.token))
         log.info("demo server at %s serving %d guilds", demo.url, len(demo.guilds))
-        return _watch(
+        return _start(
             dataclasses.replace(options, api_url=demo.url, token=demo.token, guilds=demo.guilds)
         )
 
 
-def _watch(options: Options) -> int:
+def _start(options: Options) -> int:
+    if options.serve is not None:
+        from guildwatch.web import serve  # every tab's process connects to the same server
+
+        return serve(options)
     store = StatusStore()
     for spec in options.guilds:
         store.add_guild(spec.guild_id, name=spec.name, stream=options.stream)
+    metrics = _start_metrics(options, store)
+    try:
+        return _watch(options, store)
+    finally:
+        if metrics is not None:
+            metrics.close()
+
+
+def _start_metrics(options: Options, store: StatusStore) -> MetricsServer | None:
+    """``--metrics``: bound before the engine starts, so a busy port is one line, exit 2."""
+    if options.metrics is None:
+        return None
+    from guildwatch.metrics import MetricsServer
+
+    host, port = options.metrics
+    try:
+        server = MetricsServer(store, host, port)
+    except OSError as exc:
+        where = f"{url_host(host)}:{port}"
+        raise ConfigError(f"--metrics: cannot listen on {where}: {exc.strerror or exc}") from None
+    url = f"http://{url_host(host)}:{server.port}/metrics"
+    log.info("metrics at %s", url)
+    if options.mode != "tui":  # on the screen this line would be drawn over at once
+        print(f"guildwatch: metrics at {url}", file=sys.stderr, flush=True)
+    return server
+
+
+def _watch(options: Options, store: StatusStore) -> int:
     engine_settings = options.engine_settings()
     settings = options.alert_settings()
     alerts = AlertService(settings) if settings.enabled and options.mode != "once" else None
@@ -56,7 +90,8 @@ def _watch(options: Options) -> int:
         "on" if options.stream else "off",
     )
     if options.mode == "tui":
-        _keyboard_on_stdin()
+        if "TEXTUAL_DRIVER" not in os.environ:  # a browser tab's keys come through stdin
+            _keyboard_on_stdin()
         from guildwatch.ui import run_tui
 
         # Built after the first frame: httpx and its clients cost as much as Textual itself.

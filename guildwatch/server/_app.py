@@ -9,6 +9,7 @@ import json
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -22,6 +23,7 @@ from guildwatch.server._http import (
     error_response,
     fault_response,
 )
+from guildwatch.server._metrics import CountResponses, MetricsEndpoint, ServerMetrics
 from guildwatch.server._stream import StreamEndpoint
 
 MAX_VERSION_CHARS = 256
@@ -150,14 +152,26 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(state: AppState) -> Starlette:
     """The ASGI app over a running :class:`StatusModel` (see :class:`ReferenceServer`)."""
+    metrics = ServerMetrics()
+    scrape = MetricsEndpoint(metrics, state.config.metrics_token)
     routes = [
         Route("/api/v1/guilds", guild_list, methods=["GET"]),
         Route("/api/v1/guilds/{guild}/status", guild_status, methods=["GET"]),
-        Route("/api/v1/guilds/{guild}/status/stream", StreamEndpoint(state), methods=["GET"]),
+        Route(
+            "/api/v1/guilds/{guild}/status/stream",
+            StreamEndpoint(state, metrics),
+            methods=["GET"],
+        ),
         Route("/api/v1/guilds/{guild}/heartbeat", heartbeat, methods=["POST"]),
+        Route("/metrics", scrape.handle, methods=["GET"]),
     ]
     if state.faults is not None:
         routes.append(Route("/api/v1/_faults/{guild}", set_fault, methods=["POST"]))
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error},
+        middleware=[Middleware(CountResponses, metrics=metrics)],
+    )
     app.state.guildwatch = state
+    app.state.metrics = metrics
     return app

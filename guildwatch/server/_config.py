@@ -71,6 +71,8 @@ class ServerConfig:
     """Length of one simulated online stretch; offline stretches scale with it."""
     faults: bool = False
     """Expose ``POST /api/v1/_faults/{guild}`` (tests only)."""
+    metrics_token: str | None = field(default=None, repr=False)
+    """Bearer token ``GET /metrics`` asks for; None: loopback clients only, no token."""
     http2: bool = False
     """Serve with hypercorn, which speaks HTTP/2 (cleartext prior knowledge, h2c) as well as
     HTTP/1.1, instead of uvicorn (HTTP/1.1 only): the many-guilds path, tested for real."""
@@ -204,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=20.0,
         help="seconds per simulated online stretch (default 20)",
     )
+    add(
+        "--metrics-token-file",
+        metavar="PATH",
+        help="GET /metrics needs this bearer token (first line of PATH; also "
+        "GUILDWATCH_SERVER_METRICS_TOKEN); without one, /metrics answers loopback clients only",
+    )
     add("--faults", action="store_true", help="enable fault injection (tests only)")
     add(
         "--http2",
@@ -242,6 +250,14 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerC
     bot_tokens.discard("")
     if any(any(ch.isspace() for ch in t) for t in bot_tokens):
         raise ConfigError("bot tokens must not contain whitespace")
+    metrics_token = environ.get("GUILDWATCH_SERVER_METRICS_TOKEN", "").strip() or None
+    if args.metrics_token_file:
+        lines = _read_lines(args.metrics_token_file, "--metrics-token-file")
+        if not lines:
+            raise ConfigError("--metrics-token-file: the file holds no token")
+        metrics_token = lines[0]
+    if metrics_token is not None and any(ch.isspace() for ch in metrics_token):
+        raise ConfigError("the metrics token must not contain whitespace")
     offline_after = args.offline_after
     if offline_after is None:
         offline_after = SIMULATE_OFFLINE_AFTER if args.simulate else DEFAULT_OFFLINE_AFTER
@@ -260,5 +276,6 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerC
         sim_guilds=args.guilds,
         sim_period=args.sim_period,
         faults=args.faults,
+        metrics_token=metrics_token,
         http2=args.http2,
     )

@@ -25,6 +25,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from guildwatch.server._faults import MALFORMED_DATA
 from guildwatch.server._http import AppState, check_client, error_response, fault_response
+from guildwatch.server._metrics import ServerMetrics
 from guildwatch.server._model import Event, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -68,8 +69,9 @@ async def _until_disconnect(receive: Receive) -> None:
 class StreamEndpoint:
     """The stream route as an ASGI app over the shared :class:`AppState`."""
 
-    def __init__(self, state: AppState) -> None:
+    def __init__(self, state: AppState, metrics: ServerMetrics | None = None) -> None:
         self._state = state
+        self._metrics = metrics or ServerMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self._state
@@ -123,6 +125,7 @@ class StreamEndpoint:
     ) -> None:
         state = self._state
         state.open_streams[key] += 1
+        self._metrics.open_streams[guild_id] += 1
         subscriber = state.model.subscribe(guild_id)
         try:
             first = state.model.replay(guild_id, request.headers.get("last-event-id"))
@@ -140,6 +143,7 @@ class StreamEndpoint:
             logger.info("stream for guild %s dropped: client not reading", guild_id)
         finally:
             state.model.unsubscribe(subscriber)
+            self._metrics.open_streams[guild_id] -= 1
             state.open_streams[key] -= 1
             if state.open_streams[key] <= 0:
                 del state.open_streams[key]
@@ -162,6 +166,7 @@ class StreamEndpoint:
 
     async def _events(self, subscriber: Subscriber, first: list[Event]) -> AsyncIterator[bytes]:
         retry: int | None = self._state.config.retry_ms
+        sent = self._metrics.events_sent
         batch = first
         while True:
             for event in batch:
@@ -170,6 +175,7 @@ class StreamEndpoint:
                 yield self._frame(event, retry)
                 retry = None
                 subscriber.sent += 1
+                sent[event.guild_id] += 1
             if self._drop_limit_reached(subscriber):
                 return
             batch = await subscriber.next_batch()

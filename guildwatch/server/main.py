@@ -57,6 +57,8 @@ async def _serve(config: ServerConfig, server_class: type[ReferenceServer]) -> i
         ids = model.guild_ids
         print(f"guildwatch-server listening on {url}", flush=True)
         print(describe_guilds(ids, [model.name(g) for g in ids[:SHOWN_GUILDS]]), flush=True)
+        access = "bearer token required" if config.metrics_token else "loopback clients only"
+        print(f"metrics at {url}/metrics ({access})", flush=True)
         mode = "simulated bot" if config.simulate else "waiting for bot heartbeats"
         print(f"{mode}; offline after {config.offline_after:g} s; Ctrl+C stops", flush=True)
         await stop.wait()

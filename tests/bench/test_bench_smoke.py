@@ -18,6 +18,7 @@ from bench import (
     idle,
     latency,
     memory,
+    metrics,
     reconnect,
     server_fanout,
     startup,
@@ -61,6 +62,7 @@ SMALLEST: dict[str, Callable[[], list[Row]]] = {
     memory.NAME: lambda: memory.run(1, counts=(1, 3), screen_counts=(1,)),
     reconnect.NAME: lambda: reconnect.run(1, guilds=2),
     server_fanout.NAME: lambda: server_fanout.run(1, streams=2, events=5),
+    metrics.NAME: lambda: metrics.run(1, guilds=100),
 }
 
 SLOW = {memory.NAME, reconnect.NAME, startup.NAME, idle.NAME, latency.NAME}
