@@ -311,6 +311,7 @@ class GuildWatcher:
             await self._poller.run()  # returns only when an answer forbids polling
             self._poller = None
             await self._wait(None)
+            self._last_poll = None  # woken by a manual retry: that poll goes out at once
 
     def _decide_poll(self, failure: GuildwatchError | None) -> PollDecision:
         return self._policy.after_poll(failure, attempt=self._attempt)
