@@ -61,17 +61,17 @@ class Stop:
 
 @dataclass(frozen=True, slots=True)
 class PollAgain:
-    """Poll again after ``delay`` seconds."""
+    """The server answered (a valid status, or a bad body): poll again after ``delay``."""
 
     delay: float
     attempt: int
-    """The poll-only attempt counter: 0 after an answer, one more after a failed request."""
-    failed: bool
-    """The request failed (network, HTTP status); False for a valid status or a bad body."""
+    """The poll-only attempt counter: 0 after a valid status, unchanged after a bad body."""
 
 
 Decision = Retry | Stop
-PollDecision = PollAgain | Stop
+PollDecision = PollAgain | Retry | Stop
+"""A failed poll is a :class:`Retry` (poll again after its delay); in poll-only mode it is
+also the connection's state, exactly as after a failed stream."""
 
 
 def _problem(exc: GuildwatchError) -> Problem:
@@ -204,7 +204,7 @@ class ReconnectPolicy:
         return max(0.0, self.settings.poll_interval - since_last_poll)
 
     def after_poll(self, failure: GuildwatchError | None, *, attempt: int = 0) -> PollDecision:
-        """What to do after a poll: when to poll next, or stop polling.
+        """What to do after a poll: when to poll next (the failure counted or not), or stop.
 
         Args:
             failure: Why the poll failed, None if it brought a valid status.
@@ -212,12 +212,12 @@ class ReconnectPolicy:
         """
         interval = self.settings.poll_interval
         if failure is None:
-            return PollAgain(delay=interval, attempt=0, failed=False)
+            return PollAgain(delay=interval, attempt=0)
         if forbids_polling(failure):
             return Stop(delay=None, attempt=attempt, problem=_problem(failure), forbid_polling=True)
         if isinstance(failure, PayloadError):  # the server answered: not an outage
-            return PollAgain(delay=interval, attempt=attempt, failed=False)
+            return PollAgain(delay=interval, attempt=attempt)
         wait = interval  # a Retry-After only stretches the interval, never shortens it
         if isinstance(failure, ServerRejected) and failure.retry_after is not None:
             wait = max(wait, clamp(failure.retry_after))
-        return PollAgain(delay=wait, attempt=attempt + 1, failed=True)
+        return Retry(delay=wait, attempt=attempt + 1, problem=_problem(failure), poll=True)

@@ -94,7 +94,7 @@ class Poller:
         fetch: One poll (usually :func:`fetch_status` bound to a guild).
         decide: The policy's answer to a poll's outcome (None: a valid status).
         report: Called with each outcome (the status and its warning, or the error) and the
-            decision; after a :class:`Stop` the poller returns.
+            decision; after a ``Stop`` the poller returns.
         first_delay: Seconds before the first poll (the previous poll's interval not yet over).
     """
 

@@ -19,7 +19,7 @@ from functools import partial
 import httpx
 
 from guildwatch.engine._payload import parse_status
-from guildwatch.engine._policy import Decision, PollDecision, ReconnectPolicy, Stop
+from guildwatch.engine._policy import Decision, PollAgain, PollDecision, ReconnectPolicy, Stop
 from guildwatch.engine._poll import Fetched, Poller, fetch_status
 from guildwatch.engine._settings import EngineSettings
 from guildwatch.engine._sse import SSEEvent
@@ -209,7 +209,7 @@ class GuildWatcher:
         self._store.apply_statuses(self.guild_id, valid, source="stream")
 
     def _show(self, decision: Decision) -> None:
-        """Record the policy's decision after a stream failure."""
+        """Record the policy's decision after a failure (of the stream, or of a lone poll)."""
         self._attempt = decision.attempt
         if isinstance(decision, Stop):
             self._given_up = True
@@ -220,7 +220,7 @@ class GuildWatcher:
             return
         self._given_up = False
         log.info(
-            "%s: reconnecting in %.2f s (attempt %d)",
+            "%s: next attempt in %.2f s (attempt %d)",
             self.guild_id,
             decision.delay,
             decision.attempt,
@@ -262,14 +262,12 @@ class GuildWatcher:
             if not self._connected:  # the stream is fresher: a late poll must not overwrite it
                 status, warning = outcome
                 self._store.apply_status(self.guild_id, status, source="poll", warning=warning)
-            return
-        # A bad body, or an answer that stops polling (401/403/404), is worth showing; a
-        # transient poll failure is not: the stream's own error already says the server is down.
-        if isinstance(decision, Stop):
+        elif isinstance(decision, Stop):  # 401/403/404: worth showing, and no more polls
             self._polling_forbidden = True
             self._store.set_warning(self.guild_id, decision.problem)
-        elif not decision.failed:
+        elif isinstance(decision, PollAgain):  # a bad body is worth showing
             self._store.set_warning(self.guild_id, _problem(outcome))
+        # A failed request is not: the stream's own error already says the server is down.
 
     async def _reap_stopped_polls(self) -> None:
         stopped, self._stopped_polls = self._stopped_polls, []
@@ -317,20 +315,13 @@ class GuildWatcher:
         return self._policy.after_poll(failure, attempt=self._attempt)
 
     def _on_polled_alone(self, outcome: Fetched | GuildwatchError, decision: PollDecision) -> None:
+        if not isinstance(decision, PollAgain):
+            self._show(decision)  # failed or forbidden: the connection state, as for a stream
+            return
         self._attempt = decision.attempt
-        if isinstance(decision, Stop):
-            self._store.set_connection(self.guild_id, "error", error=decision.problem)
-        elif not isinstance(outcome, GuildwatchError):
-            status, warning = outcome
-            self._store.set_connection(self.guild_id, "connected", attempt=0)
-            self._store.apply_status(self.guild_id, status, source="poll", warning=warning)
-        elif decision.failed:
-            self._store.set_connection(
-                self.guild_id,
-                "disconnected",
-                error=_problem(outcome),
-                attempt=decision.attempt,
-                next_retry_at=self._store.clock() + timedelta(seconds=decision.delay),
-            )
-        else:  # the server answered, with a bad body
+        if isinstance(outcome, GuildwatchError):  # the server answered, with a bad body
             self._store.set_warning(self.guild_id, _problem(outcome))
+            return
+        status, warning = outcome
+        self._store.set_connection(self.guild_id, "connected", attempt=0)
+        self._store.apply_status(self.guild_id, status, source="poll", warning=warning)

@@ -156,13 +156,14 @@ def test_each_answer_on_the_stream(row: Row) -> None:
 def test_each_answer_on_a_poll(row: Row) -> None:
     failure = row.failure()
     decision = policy().after_poll(failure, attempt=2)
+    problem = Problem(failure.kind, failure.user_message)
     if row.forbids_polling:
-        problem = Problem(failure.kind, failure.user_message)
         assert decision == Stop(delay=None, attempt=2, problem=problem, forbid_polling=True)
     else:
         # Polls keep their interval (a Retry-After only stretches it); a 204 or an HTML page
         # stops the stream, not the polls.
-        assert decision == PollAgain(delay=max(60.0, row.wait), attempt=3, failed=True)
+        wait = max(60.0, row.wait)
+        assert decision == Retry(delay=wait, attempt=3, problem=problem, poll=True)
 
 
 def test_the_table_names_every_kind_of_answer() -> None:
@@ -340,7 +341,9 @@ def test_a_huge_retry_after_header_is_clamped_by_the_policy_alone() -> None:
     stream = policy().after_stream_failure(failure, attempt=0, uptime=None)
     assert isinstance(stream, Retry)
     assert stream.delay == MAX_WAIT
-    assert policy().after_poll(failure) == PollAgain(delay=MAX_WAIT, attempt=1, failed=True)
+    polled = policy().after_poll(failure)
+    assert isinstance(polled, Retry)
+    assert polled.delay == MAX_WAIT
 
 
 # -- polling: cadence and outcomes ---------------------------------------------------------
@@ -377,18 +380,19 @@ def test_polls_stay_an_interval_apart_across_outages_that_follow_each_other() ->
 
 
 def test_a_poll_that_answers_polls_again_after_the_interval_and_resets_attempts() -> None:
-    assert policy().after_poll(None, attempt=4) == PollAgain(delay=60.0, attempt=0, failed=False)
+    assert policy().after_poll(None, attempt=4) == PollAgain(delay=60.0, attempt=0)
 
 
 def test_a_bad_body_is_not_an_outage() -> None:
     decision = policy().after_poll(PayloadError("not a status"), attempt=2)
-    assert decision == PollAgain(delay=60.0, attempt=2, failed=False)
+    assert decision == PollAgain(delay=60.0, attempt=2)
 
 
 @pytest.mark.parametrize(("retry_after", "delay"), [("5", 60.0), ("120", 120.0)])
 def test_retry_after_only_stretches_the_poll_interval(retry_after: str, delay: float) -> None:
     decision = policy().after_poll(answered(429, {"Retry-After": retry_after}))
-    assert decision == PollAgain(delay=delay, attempt=1, failed=True)
+    assert isinstance(decision, Retry)
+    assert (decision.delay, decision.attempt) == (delay, 1)
 
 
 # -- the start ----------------------------------------------------------------------------
