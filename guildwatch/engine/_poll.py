@@ -118,10 +118,9 @@ class Poller:
 
     async def run(self) -> None:
         """Poll until cancelled, or until the policy stops polling (then return)."""
-        wait = self._first_delay
+        if self._first_delay > 0:
+            await self._sleep(self._first_delay)
         while True:
-            if wait > 0:
-                await self._sleep(wait)
             outcome: Fetched | GuildwatchError
             try:
                 outcome = await self._fetch()
@@ -139,7 +138,7 @@ class Poller:
             self._report(outcome, decision)
             if isinstance(decision, Stop):
                 return
-            wait = decision.delay
+            await self._sleep(decision.delay)
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds``; a poke (manual retry) ends it early."""
