@@ -3,7 +3,7 @@
 ::
 
     GuildwatchError
-     ├── ConnectionFailed        network trouble; the engine retries with backoff
+     ├── ConnectionFailed        network trouble: refused, reset, clean end, redirect loop
      │    └── WatchdogTimeout    the connection went silent for longer than allowed
      ├── ProtocolViolation       the server answered, but not in the protocol
      │    ├── WrongContentType   200 without ``text/event-stream`` (captive portal, proxy page)
@@ -12,8 +12,11 @@
      ├── ServerRejected          an HTTP status the protocol gives a meaning (carries it)
      └── ConfigError             bad flags, config file or token source
 
-Each class says *what the engine does about it* by its place in the tree, so the retry decision
-follows from the class alone. ``kind`` is the stable machine name used in ``--json`` output.
+The tree says *what went wrong*, not what the engine does about it: that is the reconnect
+policy's decision (``guildwatch.engine._policy``, following docs/protocol.md's answers table),
+and the class alone does not settle it. A ``WrongContentType`` is fatal for the stream while its
+sibling ``EventTooLarge`` is retried; a ``ServerRejected`` is fatal or transient by its status.
+``kind`` is the stable machine name used in ``--json`` output.
 Messages never contain the token: they are built from URLs without credentials and from
 server data that the UI sanitises before display.
 """
@@ -51,7 +54,7 @@ class GuildwatchError(Exception):
 
 
 class ConnectionFailed(GuildwatchError):
-    """The network failed: refused, reset, DNS, read error, clean end of body. Retryable."""
+    """The network failed: refused, reset, DNS, read error, clean end of body."""
 
     def __init__(self, user_message: str, *, kind: ErrorKind = "network") -> None:
         super().__init__(user_message)
@@ -102,12 +105,7 @@ class ServerRejected(GuildwatchError):
         self.status_code = status_code
         self.kind = kind
         self.retry_after = retry_after
-        """Seconds the server asked us to wait (``Retry-After``), if it said."""
-
-    @property
-    def is_fatal(self) -> bool:
-        """401/403/404 and 204 stop the stream: retrying cannot fix them."""
-        return self.kind in ("auth", "forbidden", "not_found", "server_stop")
+        """Seconds the server asked us to wait (``Retry-After``), if it said; unclamped."""
 
 
 class ConfigError(GuildwatchError):

@@ -1,8 +1,8 @@
 """The polling fallback: ``GET .../status`` while the stream is down (docs/protocol.md).
 
-The first poll goes out at once, then one every ``poll_interval`` (never faster; a
-``Retry-After`` only stretches it). The same validation as the stream applies, and the poller
-stops for good on 401/403/404: repeating those cannot succeed and would hammer the server.
+When each poll goes out, and whether polling stops (401/403/404: repeating those cannot
+succeed and would hammer the server), is the reconnect policy's call; this module does the
+requests. The same validation as the stream applies.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from guildwatch.engine._payload import parse_status
+from guildwatch.engine._policy import PollDecision, Stop
 from guildwatch.engine._settings import EngineSettings
 from guildwatch.engine._stream import (
     check_status,
@@ -24,10 +25,8 @@ from guildwatch.engine._stream import (
     translate_errors,
 )
 from guildwatch.errors import (
-    ConfigError,
     EventTooLarge,
     GuildwatchError,
-    ServerRejected,
     WatchdogTimeout,
     WrongContentType,
 )
@@ -38,18 +37,10 @@ log = logging.getLogger("guildwatch.engine")
 Fetched = tuple[BotStatus, Problem | None]
 
 
-def stops_polling(exc: GuildwatchError) -> bool:
-    """Whether an answer forbids polling again (until a manual retry): 401/403/404, config."""
-    if isinstance(exc, ConfigError):
-        return True
-    return isinstance(exc, ServerRejected) and exc.kind in ("auth", "forbidden", "not_found")
-
-
 async def fetch_status(
     client: httpx.AsyncClient,
     url: str,
     *,
-    token: str,
     settings: EngineSettings,
     clock: Clock,
 ) -> Fetched:
@@ -67,7 +58,7 @@ async def fetch_status(
                 client.stream(
                     "GET",
                     url,
-                    headers=request_headers(token, accept="application/json"),
+                    headers=request_headers(settings.token, accept="application/json"),
                     timeout=timeouts(settings),
                     follow_redirects=True,
                 ) as response,
@@ -97,14 +88,13 @@ async def fetch_status(
 
 
 class Poller:
-    """Runs polls on a schedule and reports each outcome through callbacks.
+    """Runs polls on the policy's schedule and reports each outcome with its decision.
 
     Args:
         fetch: One poll (usually :func:`fetch_status` bound to a guild).
-        interval: Seconds between polls.
-        on_status: Called with a valid status and its warning.
-        on_failure: Called with the error and the seconds until the next poll (None when
-            polling stops because of it).
+        decide: The policy's answer to a poll's outcome (None: a valid status).
+        report: Called with each outcome (the status and its warning, or the error) and the
+            decision; after a ``Stop`` the poller returns.
         first_delay: Seconds before the first poll (the previous poll's interval not yet over).
     """
 
@@ -112,16 +102,14 @@ class Poller:
         self,
         fetch: Callable[[], Awaitable[Fetched]],
         *,
-        interval: float,
-        on_status: Callable[[BotStatus, Problem | None], None],
-        on_failure: Callable[[GuildwatchError, float | None], None],
+        decide: Callable[[GuildwatchError | None], PollDecision],
+        report: Callable[[Fetched | GuildwatchError, PollDecision], None],
         first_delay: float = 0.0,
     ) -> None:
-        self._first_delay = first_delay
         self._fetch = fetch
-        self._interval = interval
-        self._on_status = on_status
-        self._on_failure = on_failure
+        self._decide = decide
+        self._report = report
+        self._first_delay = first_delay
         self._poke = asyncio.Event()
 
     def poke(self) -> None:
@@ -129,25 +117,28 @@ class Poller:
         self._poke.set()
 
     async def run(self) -> None:
-        """Poll until cancelled, or until an answer forbids polling (then return)."""
+        """Poll until cancelled, or until the policy stops polling (then return)."""
         if self._first_delay > 0:
             await self._sleep(self._first_delay)
         while True:
-            wait = self._interval
+            outcome: Fetched | GuildwatchError
             try:
-                status, warning = await self._fetch()
+                outcome = await self._fetch()
             except GuildwatchError as exc:
-                if stops_polling(exc):
-                    log.warning("polling stopped: %s", exc.user_message)
-                    self._on_failure(exc, None)
-                    return
-                if isinstance(exc, ServerRejected) and exc.retry_after is not None:
-                    wait = max(wait, exc.retry_after)
-                log.warning("poll failed (next in %.1f s): %s", wait, exc.user_message)
-                self._on_failure(exc, wait)
-            else:
-                self._on_status(status, warning)
-            await self._sleep(wait)
+                outcome = exc
+            failure = outcome if isinstance(outcome, GuildwatchError) else None
+            decision = self._decide(failure)
+            if failure is not None:
+                if isinstance(decision, Stop):
+                    log.warning("polling stopped: %s", failure.user_message)
+                else:
+                    log.warning(
+                        "poll failed (next in %.1f s): %s", decision.delay, failure.user_message
+                    )
+            self._report(outcome, decision)
+            if isinstance(decision, Stop):
+                return
+            await self._sleep(decision.delay)
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds``; a poke (manual retry) ends it early."""

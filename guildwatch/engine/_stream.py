@@ -24,7 +24,6 @@ from urllib.parse import quote
 
 import httpx
 
-from guildwatch.engine._backoff import MAX_FLOOR
 from guildwatch.engine._settings import EngineSettings
 from guildwatch.engine._sse import EventParser, SSEEvent
 from guildwatch.errors import (
@@ -175,14 +174,14 @@ def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():
-        return min(float(value), MAX_FLOOR) if len(value) <= 12 else MAX_FLOOR
+        return float(value)  # however large: the reconnect policy clamps every wait once
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         return None
-    return min(max((when - now).total_seconds(), 0.0), MAX_FLOOR)
+    return max((when - now).total_seconds(), 0.0)
 
 
 def media_type(response: httpx.Response) -> str:
@@ -197,9 +196,8 @@ class StreamConnection:
     Args:
         client: The client to use (its pool is shared across attempts).
         url: The stream URL.
-        token: The bearer token (only ever sent in ``Authorization``, which httpx strips on a
-            cross-origin redirect).
-        settings: Timeouts, caps and redirect bound.
+        settings: The bearer token (only ever sent in ``Authorization``, which httpx strips
+            on a cross-origin redirect), timeouts, caps and redirect bound.
         clock: The store's clock, for ``Retry-After`` dates.
         last_event_id: Resume from this id ("" for a fresh start).
     """
@@ -209,14 +207,12 @@ class StreamConnection:
         client: httpx.AsyncClient,
         url: str,
         *,
-        token: str,
         settings: EngineSettings,
         clock: Callable[[], datetime],
         last_event_id: str = "",
     ) -> None:
         self._client = client
         self._url = url
-        self._token = token
         self._settings = settings
         self._clock = clock
         self._resume_from = last_event_id
@@ -243,7 +239,9 @@ class StreamConnection:
             GuildwatchError: Every failure, already translated.
         """
         settings = self._settings
-        headers = request_headers(self._token, accept=EVENT_STREAM, last_event_id=self._resume_from)
+        headers = request_headers(
+            settings.token, accept=EVENT_STREAM, last_event_id=self._resume_from
+        )
         # A total deadline for the answer's headers: the read timeout alone would let a
         # server drip its headers a byte at a time forever.
         headers_deadline = settings.connect_timeout + settings.heartbeat_timeout

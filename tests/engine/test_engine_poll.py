@@ -254,3 +254,19 @@ async def test_a_dropped_stream_reconnects_once_before_polling() -> None:
         # once the reconnect failed, the stream is really down and polling starts.
         assert reconnect < first_poll
         assert len(server.poll_requests) == 1
+
+
+async def test_poll_only_manual_retry_polls_at_once_whatever_the_interval() -> None:
+    async def handler(conn: Conn) -> None:
+        if conn.index == 0:
+            await conn.respond(404)
+        else:
+            await conn.respond(200, body("back"), JSON)
+
+    store = make_store()
+    async with RawServer(handler) as server:
+        settings = fast_settings(server.url, stream=False, poll_interval=60.0)
+        async with running(settings, store) as engine:
+            await wait_until(lambda: store.get(GUILD).connection == "error")
+            engine.retry(GUILD)  # `r`: at once, not at the end of the interval
+            await wait_until(lambda: version(store) == "back", timeout=5)

@@ -10,6 +10,8 @@ import asyncio
 import itertools
 import json
 
+import pytest
+
 from guildwatch.display import status_kind, status_word
 from tests.engine.rawserver import Conn, RawServer
 from tests.engine.support import GUILD, fast_settings, make_store, running, wait_until
@@ -21,26 +23,36 @@ POLL_BODY = json.dumps(
 JSON_HEAD = [("Content-Type", "application/json")]
 
 
-async def test_a_flapping_stream_polls_at_most_once_per_poll_interval() -> None:
+@pytest.mark.parametrize(
+    ("flap", "duration", "poll_interval", "most_polls"),
+    [
+        (0.2, 3.0, 1.0, 4),
+        # Flapping every 0.2 s for 6 s with the interval at 6 s, at half scale.
+        (0.1, 3.0, 3.0, 2),
+    ],
+)
+async def test_a_flapping_stream_polls_at_most_once_per_poll_interval(
+    flap: float, duration: float, poll_interval: float, most_polls: int
+) -> None:
     async def handler(conn: Conn) -> None:
         if conn.request.target.endswith("/status"):
             await conn.respond(200, POLL_BODY, JSON_HEAD)
             return
         await conn.head()
         await conn.send(status_event(conn.index + 1))
-        await asyncio.sleep(0.2)  # the stream drops every ~0.2 s
+        await asyncio.sleep(flap)  # the stream drops every ``flap`` seconds
         await conn.close()
 
     store = make_store()
     async with RawServer(handler) as server:
-        settings = fast_settings(server.url, max_retries=1000, poll_interval=1.0)
+        settings = fast_settings(server.url, max_retries=1000, poll_interval=poll_interval)
         async with running(settings, store):
-            await asyncio.sleep(3.0)
+            await asyncio.sleep(duration)
         times = [r.received_at for r in server.poll_requests]
-        assert len(server.stream_requests) >= 8  # it did flap
-    assert 1 <= len(times) <= 4, times
+        assert len(server.stream_requests) >= duration / flap / 3  # it did flap
+    assert 1 <= len(times) <= most_polls, times
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    assert all(gap >= 0.95 for gap in gaps), gaps
+    assert all(gap >= poll_interval * 0.95 for gap in gaps), gaps
 
 
 async def test_after_max_retries_the_stream_is_retried_slowly_and_recovers() -> None:
