@@ -63,6 +63,9 @@ class ServerConfig:
     """A stream whose socket accepts nothing for this long is torn down."""
     max_body_bytes: int = 4096
     """Heartbeat bodies larger than this are refused with 413."""
+    max_batch_body_bytes: int = 16 * 1024 * 1024
+    """``POST /api/v1/bot/heartbeat`` bodies larger than this are refused with 413
+    (100,000 guilds and 10,000 shards take about 4 MiB)."""
     flush_interval: float = 0.5
     """How often dirty guilds are written to SQLite (and always on stop)."""
     shutdown_timeout: float = 5.0
