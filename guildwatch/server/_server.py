@@ -160,6 +160,10 @@ class ReferenceServer:
                 guilds=config.sim_guilds,
                 period=config.sim_period,
                 offline_after=config.offline_after,
+                shards=config.sim_shards,
+                maintenance_every=config.sim_maintenance_every,
+                maintenance_for=config.sim_maintenance_for,
+                clock=self._clock,
             )
             self._simulator.start()
         self._flush_task = asyncio.create_task(self._flush_forever())
