@@ -222,8 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=60.0,
         metavar="SECONDS",
-        help="simulated vitals cycle: maintenance a quarter in, a shard drop halfway "
-        "(default 60)",
+        help="simulated vitals cycle: maintenance a quarter in, a shard drop halfway (default 60)",
     )
     add(
         "--sim-maintenance-for",

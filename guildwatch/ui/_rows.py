@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from rich.cells import cell_len
 
-from guildwatch.display import StatusKind, ellipsize, last_seen, safe, status_kind, status_word
+from guildwatch.display import StatusKind, ellipsize, headline, last_seen, safe, status_kind
 from guildwatch.ui._status_dot import GLYPHS
 
 if TYPE_CHECKING:
@@ -124,9 +124,9 @@ Cell = tuple[str, Role]
 def row_cells(snapshot: GuildSnapshot, now: datetime, layout: Layout) -> list[Cell]:
     """The cells of one guild's row; server text is made safe here, never parsed as markup."""
     kind = status_kind(snapshot)
-    word = status_word(snapshot, now)
+    word = headline(snapshot, now)  # "Online · 42 ms", "Maintenance · deploying v1.3"
     if cell_len(word) > layout.word:
-        word = status_word(snapshot, now, short=True)
+        word = headline(snapshot, now, short=True)
     seen = ""
     version = ""
     source = ""
