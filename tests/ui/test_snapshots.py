@@ -127,11 +127,14 @@ def test_vitals_state(snap_compare: SnapCompare, kind: str, size: tuple[int, int
     assert snap_compare(_vitals_app((GUILD, "Test Guild", status)), terminal_size=size)
 
 
+LONG = "deploying v1.3 to all shards"
+
+
 def _vitals_list() -> GuildwatchApp:
     return _vitals_app(
         ("100000000000000001", "Aurora", _up(NOW, 41.6)),
         ("100000000000000002", "Basalt", _up(NOW, 187.0, state="hibernating")),
-        ("100000000000000003", "Cinder", _up(NOW, 55.0, state="maintenance", message="v1.3")),
+        ("100000000000000003", "Cinder", _up(NOW, 55.0, state="maintenance", message=LONG)),
         ("100000000000000004", "Dunmore", _up(NOW, None)._replace(healthy=False)),
     )
 
