@@ -129,30 +129,6 @@ async def set_fault(request: Request) -> Response:
     return JSONResponse({"guild": guild_id, "fault": fault.as_json()})
 
 
-async def bot_heartbeat_route(request: Request) -> Response:
-    """``POST /api/v1/bot/heartbeat`` (bot token): the whole bot and all its guilds at once."""
-    state = _state(request)
-    if not state.auth.bot(request.headers.get("authorization")):
-        return error_response(
-            401, "unauthorized", "missing or invalid bot token", UNAUTHORIZED_HEADERS
-        )
-    body = await read_json_body(request, state.config.max_batch_body_bytes)
-    try:
-        report = bot_heartbeat(body)
-    except VitalsError as exc:
-        raise HTTPException(422, str(exc)) from None
-    return JSONResponse({"guilds": state.model.bot_heartbeat(report)})
-
-
-async def bot_status(request: Request) -> Response:
-    """``GET /api/v1/bot/status``: the bot as a whole, for any valid client token."""
-    state = _state(request)
-    checked = check_client(state, request, None)
-    if isinstance(checked, Response):
-        return checked
-    return JSONResponse(state.model.bot_status(), headers={"Cache-Control": "no-cache"})
-
-
 _ERROR_CODES = {
     400: "bad_request",
     404: "not_found",
@@ -184,3 +160,27 @@ def create_app(state: AppState) -> Starlette:
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     app.state.guildwatch = state
     return app
+
+
+async def bot_heartbeat_route(request: Request) -> Response:
+    """``POST /api/v1/bot/heartbeat`` (bot token): the whole bot and all its guilds at once."""
+    state = _state(request)
+    if not state.auth.bot(request.headers.get("authorization")):
+        return error_response(
+            401, "unauthorized", "missing or invalid bot token", UNAUTHORIZED_HEADERS
+        )
+    body = await read_json_body(request, state.config.max_batch_body_bytes)
+    try:
+        report = bot_heartbeat(body)
+    except VitalsError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return JSONResponse({"guilds": state.model.bot_heartbeat(report)})
+
+
+async def bot_status(request: Request) -> Response:
+    """``GET /api/v1/bot/status``: the bot as a whole, for any valid client token."""
+    state = _state(request)
+    checked = check_client(state, request, None)
+    if isinstance(checked, Response):
+        return checked
+    return JSONResponse(state.model.bot_status(), headers={"Cache-Control": "no-cache"})
