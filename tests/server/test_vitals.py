@@ -522,3 +522,43 @@ async def test_a_bot_heartbeat_turns_its_guilds_offline_together_and_only_those(
     }
     assert model.bot_status()["healthy"] is False
     model.shutdown()
+
+
+# -- the bot heartbeat's rules alone (hypothesis, no sockets) -------------------------------
+
+
+@given(
+    shard_ids=st.lists(st.integers(-2, 12), max_size=6),
+    shard_count=st.one_of(st.none(), st.integers(-1, 12), st.booleans()),
+    guilds=st.dictionaries(
+        st.sampled_from(["111", "222", "a.b-c_d", "bad id", "x" * 101, "\x1b[2J"]),
+        st.one_of(st.integers(-1, 12), st.just("0"), st.just(True)),
+        max_size=4,
+    ),
+)
+@settings(max_examples=300, deadline=None)
+def test_bot_heartbeat_rules(
+    shard_ids: list[int], shard_count: object, guilds: dict[str, object]
+) -> None:
+    from guildwatch.server._config import GUILD_ID_RE
+    from guildwatch.server._vitals import VitalsError, bot_heartbeat
+
+    body: dict[str, object] = {"shards": [{"id": n} for n in shard_ids], "guilds": guilds}
+    if shard_count is not None:
+        body["shardCount"] = shard_count
+    count = len(shard_ids) if shard_count is None else shard_count
+    valid = (
+        (shard_count is None or (type(shard_count) is int and shard_count >= 1))
+        and all(0 <= n < count for n in shard_ids)  # type: ignore[operator]
+        and len(set(shard_ids)) == len(shard_ids)
+        and all(type(s) is int and s in shard_ids for s in guilds.values())
+        and all(GUILD_ID_RE.fullmatch(g) for g in guilds)
+    )
+    if not valid:
+        with pytest.raises(VitalsError):
+            bot_heartbeat(body)
+        return
+    report = bot_heartbeat(body)
+    assert report.shard_count == count
+    assert [s.id for s in report.shards] == sorted(shard_ids)
+    assert report.guilds == guilds
