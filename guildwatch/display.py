@@ -232,6 +232,65 @@ def status_word(snapshot: GuildSnapshot, now: datetime, *, short: bool = False) 
     }[kind]
 
 
+STATE_WORDS: dict[str, str] = {
+    "degraded": "Degraded",
+    "starting": "Starting",
+    "maintenance": "Maintenance",
+}
+"""The bot's own words (docs/protocol.md "Bot vitals"); ``up`` reads as the status itself."""
+
+_STATE_CELLS = 32
+_BOT_MESSAGE_CELLS = 80
+"""A bot's message in a headline; the detail view shows up to 200 characters."""
+
+
+def format_latency(latency_ms: float) -> str:
+    """ "42 ms" (whole milliseconds), "12.3 s" past ten seconds, capped for absurd values."""
+    if latency_ms < 10_000:
+        return f"{math.floor(latency_ms + 0.5)} ms"
+    if latency_ms < 1_000_000:
+        return f"{latency_ms / 1000:.1f} s"
+    return "> 1000 s"
+
+
+def bot_word(snapshot: GuildSnapshot) -> str:
+    """The bot's own word and message, made safe: "Maintenance · deploying v1.3".
+
+    Empty when the bot reported no state (or ``up``) and no message. A word this version does
+    not know is shown as the bot wrote it.
+    """
+    status = snapshot.status
+    if status is None or (status.state in (None, "up") and not status.message):
+        return ""
+    state = status.state
+    if state in (None, "up"):
+        label = ""
+    else:
+        label = STATE_WORDS.get(state) or safe(state, _STATE_CELLS) or "Degraded"
+    message = safe(status.message, _BOT_MESSAGE_CELLS) if status.message else ""
+    return " · ".join(part for part in (label, message) if part)
+
+
+def headline(snapshot: GuildSnapshot, now: datetime, *, short: bool = False) -> str:
+    """The status word with the bot's vitals while it is online: "Online · 42 ms", or the
+    bot's own word while it says it is not simply up ("Maintenance · deploying v1.3").
+
+    Anything but online reads as :func:`status_word` alone: a latency or a "maintenance"
+    from memory must not make a bot that stopped reporting look alive.
+    """
+    word = status_word(snapshot, now, short=short)
+    status = snapshot.status
+    if status is None or status_kind(snapshot) != "online":
+        return word
+    if status.bot_state != "up":
+        return bot_word(snapshot)
+    extra = [format_latency(status.latency_ms)] if status.latency_ms is not None else []
+    said = bot_word(snapshot)  # "up" with a message
+    if said:
+        extra.append(said)
+    return " · ".join([word, *extra])
+
+
 def polled_marker(snapshot: GuildSnapshot, now: datetime) -> str:
     """ "polled 30 s ago" while the shown status came from the poller, else empty."""
     if snapshot.source != "poll" or snapshot.received_at is None:

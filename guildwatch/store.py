@@ -40,11 +40,26 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+BotState = Literal["up", "degraded", "starting", "maintenance"]
+"""The bot's own word about itself, as this version understands it (docs/protocol.md)."""
+
+KNOWN_STATES: frozenset[str] = frozenset(("up", "degraded", "starting", "maintenance"))
+
+
+class Shard(NamedTuple):
+    """The gateway shard that holds a guild (``total`` is the protocol's ``count``)."""
+
+    id: int
+    total: int
+    connected: bool = True
+
+
 class BotStatus(NamedTuple):
     """One validated status payload, as the server sent it (see ``engine.parse_status``).
 
     A named tuple, as Textual's geometry types are: one is built per event, and a frozen
-    dataclass costs three times as much to build (``bench/throughput.py``).
+    dataclass costs three times as much to build (``bench/throughput.py``). The vitals after
+    the first three fields are optional in the protocol; None means not reported.
     """
 
     healthy: bool
@@ -53,6 +68,24 @@ class BotStatus(NamedTuple):
     """When the bot last reported in (aware, UTC), or None if the server does not know."""
     version: str | None
     """The bot's version, raw server text: the UI sanitises it before display."""
+    latency_ms: float | None = None
+    """Gateway latency of the guild's shard, in milliseconds (finite, >= 0)."""
+    shard: Shard | None = None
+    state: str | None = None
+    """The bot's word as sent, raw server text (may be one this version does not know)."""
+    message: str | None = None
+    """What the bot says about its state, raw server text (at most 200 characters)."""
+    started_at: datetime | None = None
+    """When the bot's process started (aware, UTC)."""
+
+    @property
+    def bot_state(self) -> BotState:
+        """:attr:`state` as understood here: absent is ``up``, an unknown word ``degraded``
+        (a new word never reads as healthier than it is)."""
+        state = self.state
+        if state is None:
+            return "up"
+        return state if state in KNOWN_STATES else "degraded"  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)

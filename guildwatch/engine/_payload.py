@@ -1,13 +1,15 @@
 """Validation of one status payload (docs/protocol.md "Endpoints"), shared by stream and poller.
 
 A payload is accepted whole or rejected whole: the caller keeps showing the last valid status
-when this raises, so a bad event can never half-apply.
+when this raises, so a bad event can never half-apply. The bot vitals ("Bot vitals (optional
+fields)") follow the same rule; a payload without them costs five dictionary look-ups more.
 """
 
 from __future__ import annotations
 
 import json
 import json.scanner
+import math
 import re
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -16,7 +18,7 @@ from dateutil.parser import isoparse
 
 from guildwatch.engine._settings import DEFAULT_SKEW_TOLERANCE
 from guildwatch.errors import PayloadError
-from guildwatch.store import BotStatus, Problem, utc_now
+from guildwatch.store import BotStatus, Problem, Shard, utc_now
 
 
 def _reject_constant(name: str) -> object:
@@ -26,6 +28,9 @@ def _reject_constant(name: str) -> object:
 
 _MAX_TIMESTAMP_CHARS = 64
 """RFC 3339 needs ~35; the bound also keeps the parse cache small."""
+
+MAX_MESSAGE_CHARS = 200
+"""docs/protocol.md: a longer ``message`` makes the payload invalid."""
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 """Built once: ``json.loads`` with any option builds a new decoder per call."""
@@ -70,9 +75,11 @@ def parse_status(
         The status and an optional warning.
 
     Raises:
-        PayloadError: Not JSON, not an object, ``healthy`` missing or not a boolean,
-            ``lastHeartbeat`` not null or an RFC 3339 timestamp, ``version`` not null or a
-            string.
+        PayloadError: Not JSON (``NaN`` and ``Infinity`` included), not an object,
+            ``healthy`` missing or not a boolean, ``lastHeartbeat`` not null or an RFC 3339
+            timestamp, ``version`` not null or a string, or a vital of the wrong type or
+            range (a negative or non-finite latency, a shard with ``id >= count``, a message
+            over 200 characters).
     """
     try:
         document = _decode_json(data)
@@ -87,6 +94,18 @@ def parse_status(
     if version is not None and not isinstance(version, str):
         raise PayloadError('The server sent a status whose "version" is not text.')
     last_heartbeat = _parse_heartbeat(document.get("lastHeartbeat"))
+    get = document.get
+    latency, shard, state = get("latencyMs"), get("shard"), get("state")
+    message, started = get("message"), get("startedAt")
+    vitals = (
+        None
+        if latency is None
+        and shard is None
+        and state is None
+        and message is None
+        and started is None
+        else _vitals(latency, shard, state, message, started)
+    )
     warning = None
     now = now if now is not None else utc_now()
     if last_heartbeat is not None and (last_heartbeat - now).total_seconds() > skew_tolerance:
@@ -95,17 +114,80 @@ def parse_status(
             "clock_skew",
             f"The bot's last heartbeat is {ahead} s in the future: a clock is wrong.",
         )
-    return BotStatus(healthy, last_heartbeat, version), warning  # positional: the hot path
+    if vitals is None:
+        return BotStatus(healthy, last_heartbeat, version), warning  # positional: the hot path
+    return BotStatus(healthy, last_heartbeat, version, *vitals), warning
 
 
-def _parse_heartbeat(value: object) -> datetime | None:
+_Vitals = tuple[float | None, Shard | None, str | None, str | None, datetime | None]
+
+
+def _vitals(
+    latency: object, shard: object, state: object, message: object, started: object
+) -> _Vitals:
+    if state is not None and not isinstance(state, str):
+        raise PayloadError('The server sent a status whose "state" is not text.')
+    if message is not None:
+        if not isinstance(message, str):
+            raise PayloadError('The server sent a status whose "message" is not text.')
+        if len(message) > MAX_MESSAGE_CHARS:
+            raise PayloadError(
+                f'The server sent a status whose "message" is longer than {MAX_MESSAGE_CHARS}'
+                " characters."
+            )
+    return (
+        _parse_latency(latency),
+        _parse_shard(shard),
+        state,
+        message,
+        _parse_heartbeat(started, "startedAt"),
+    )
+
+
+def _parse_latency(value: object) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise PayloadError('The server sent a status whose "latencyMs" is not a number.')
+    try:
+        latency = float(value)
+    except OverflowError:
+        latency = math.inf  # an integer beyond any float: not finite either
+    # 1e400 decodes to infinity without any literal, so the check is on the value.
+    if not math.isfinite(latency) or latency < 0:
+        raise PayloadError(
+            'The server sent a status whose "latencyMs" is not a finite number >= 0.'
+        )
+    return latency
+
+
+def _parse_shard(value: object) -> Shard | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PayloadError('The server sent a status whose "shard" is not an object.')
+    shard_id, count = value.get("id"), value.get("count")
+    connected = value.get("connected", True)
+    if type(shard_id) is not int or type(count) is not int:  # bool is not a shard number
+        raise PayloadError('The server sent a status whose "shard" id or count is not whole.')
+    if shard_id < 0 or count < 1 or shard_id >= count:
+        raise PayloadError(
+            'The server sent a status whose "shard" is impossible (id must be >= 0 and '
+            "below count)."
+        )
+    if not isinstance(connected, bool):
+        raise PayloadError('The server sent a status whose "shard.connected" is not true/false.')
+    return Shard(shard_id, count, connected)
+
+
+def _parse_heartbeat(value: object, field: str = "lastHeartbeat") -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise PayloadError('The server sent a status whose "lastHeartbeat" is not text.')
+        raise PayloadError(f'The server sent a status whose "{field}" is not text.')
     if len(value) > _MAX_TIMESTAMP_CHARS:
-        raise PayloadError('The server sent a status whose "lastHeartbeat" is far too long.')
-    return _parse_timestamp(value)
+        raise PayloadError(f'The server sent a status whose "{field}" is far too long.')
+    return _parse_timestamp(value, field)
 
 
 _PLAIN_RFC3339 = re.compile(
@@ -115,7 +197,7 @@ _PLAIN_RFC3339 = re.compile(
 
 
 @lru_cache(maxsize=64)
-def _parse_timestamp(value: str) -> datetime:
+def _parse_timestamp(value: str, field: str = "lastHeartbeat") -> datetime:
     # Cached: a bot's heartbeat time repeats across many events. isoparse is the costliest
     # step of validation (bench/throughput.py), so the plain shapes go through the C parser
     # first; anything it refuses (hour 24, other ISO forms) still gets isoparse's verdict.
@@ -133,5 +215,5 @@ def _parse_timestamp(value: str) -> datetime:
         return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         raise PayloadError(
-            'The server sent a status whose "lastHeartbeat" is not a valid timestamp.'
+            f'The server sent a status whose "{field}" is not a valid timestamp.'
         ) from exc

@@ -1,11 +1,9 @@
-"""Starlette routes: status, guild list, bot heartbeat, faults; every error is JSON.
+"""Starlette routes: status, guild list, heartbeats, the bot status, faults; every error is JSON.
 
 The stream route lives in :mod:`._stream`; the checks shared by all routes in :mod:`._http`.
 """
 
 from __future__ import annotations
-
-import json
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,15 +23,15 @@ from guildwatch.server._http import (
 )
 from guildwatch.server._metrics import CountResponses, MetricsEndpoint, ServerMetrics
 from guildwatch.server._stream import StreamEndpoint
-
-MAX_VERSION_CHARS = 256
+from guildwatch.server._vitals import VitalsError, bot_heartbeat, guild_heartbeat, parse_json
 
 
 async def read_json_body(request: Request, limit: int) -> object:
     """The request's JSON body, read with a size cap.
 
     Raises:
-        HTTPException: 413 past ``limit`` bytes, 422 when it is not JSON.
+        HTTPException: 413 past ``limit`` bytes, 422 when it is not JSON (``NaN`` and
+            ``Infinity`` included, which Python's own parser would accept).
     """
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -44,9 +42,9 @@ async def read_json_body(request: Request, limit: int) -> object:
         if len(body) > limit:
             raise HTTPException(413, f"body larger than {limit} bytes")
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise HTTPException(422, "body is not valid JSON") from None
+        return parse_json(bytes(body))
+    except VitalsError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def _state(request: Request) -> AppState:
@@ -95,7 +93,8 @@ def _check_bot(state: AppState, request: Request, guild_id: str) -> Response | N
 async def heartbeat(request: Request) -> Response:
     """``POST /api/v1/guilds/{guild}/heartbeat`` (bot token), body ``{"version": "..."}``.
 
-    The body is validated whole before anything changes: a bad one leaves the state as it was.
+    The body (version and vitals) is validated whole before anything changes: a bad one leaves
+    the state as it was.
     """
     state = _state(request)
     guild_id = request.path_params["guild"]
@@ -103,14 +102,11 @@ async def heartbeat(request: Request) -> Response:
     if refused is not None:
         return refused
     body = await read_json_body(request, state.config.max_body_bytes)
-    if not isinstance(body, dict):
-        raise HTTPException(422, 'body must be a JSON object such as {"version": "1.2.3"}')
-    version = body.get("version")
-    if version is not None and not isinstance(version, str):
-        raise HTTPException(422, "version must be a string or null")
-    if version is not None and len(version) > MAX_VERSION_CHARS:
-        raise HTTPException(422, f"version longer than {MAX_VERSION_CHARS} characters")
-    state.model.heartbeat(guild_id, version)
+    try:
+        version, vitals = guild_heartbeat(body)
+    except VitalsError as exc:
+        raise HTTPException(422, str(exc)) from None
+    state.model.heartbeat(guild_id, version, vitals)
     return JSONResponse(state.model.status(guild_id))
 
 
@@ -164,6 +160,11 @@ def create_app(state: AppState) -> Starlette:
         ),
         Route("/api/v1/guilds/{guild}/heartbeat", heartbeat, methods=["POST"]),
         Route("/metrics", scrape.handle, methods=["GET"]),
+        Route("/api/v1/bot/heartbeat", bot_heartbeat_route, methods=["POST"]),
+        Route("/api/v1/bot/status", bot_status, methods=["GET"]),
+        Route(
+            "/api/v1/bot/status/stream", StreamEndpoint(state, metrics, bot=True), methods=["GET"]
+        ),
     ]
     if state.faults is not None:
         routes.append(Route("/api/v1/_faults/{guild}", set_fault, methods=["POST"]))
@@ -175,3 +176,27 @@ def create_app(state: AppState) -> Starlette:
     app.state.guildwatch = state
     app.state.metrics = metrics
     return app
+
+
+async def bot_heartbeat_route(request: Request) -> Response:
+    """``POST /api/v1/bot/heartbeat`` (bot token): the whole bot and all its guilds at once."""
+    state = _state(request)
+    if not state.auth.bot(request.headers.get("authorization")):
+        return error_response(
+            401, "unauthorized", "missing or invalid bot token", UNAUTHORIZED_HEADERS
+        )
+    body = await read_json_body(request, state.config.max_batch_body_bytes)
+    try:
+        report = bot_heartbeat(body)
+    except VitalsError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return JSONResponse({"guilds": state.model.bot_heartbeat(report)})
+
+
+async def bot_status(request: Request) -> Response:
+    """``GET /api/v1/bot/status``: the bot as a whole, for any valid client token."""
+    state = _state(request)
+    checked = check_client(state, request, None)
+    if isinstance(checked, Response):
+        return checked
+    return JSONResponse(state.model.bot_status(), headers={"Cache-Control": "no-cache"})

@@ -61,6 +61,9 @@ class ServerConfig:
     """A stream whose socket accepts nothing for this long is torn down."""
     max_body_bytes: int = 4096
     """Heartbeat bodies larger than this are refused with 413."""
+    max_batch_body_bytes: int = 16 * 1024 * 1024
+    """``POST /api/v1/bot/heartbeat`` bodies larger than this are refused with 413
+    (100,000 guilds and 10,000 shards take about 4 MiB)."""
     flush_interval: float = 0.5
     """How often dirty guilds are written to SQLite (and always on stop)."""
     shutdown_timeout: float = 5.0
@@ -69,6 +72,13 @@ class ServerConfig:
     sim_guilds: int = 5
     sim_period: float = 20.0
     """Length of one simulated online stretch; offline stretches scale with it."""
+    sim_shards: int = 3
+    """Gateway shards of the simulated bot."""
+    sim_maintenance_every: float = 60.0
+    """Seconds per simulated vitals cycle: a maintenance window a quarter in, a shard drop
+    halfway, a latency spike three quarters in."""
+    sim_maintenance_for: float = 10.0
+    """Seconds the simulated maintenance window (and the shard drop) lasts."""
     faults: bool = False
     """Expose ``POST /api/v1/_faults/{guild}`` (tests only)."""
     metrics_token: str | None = field(default=None, repr=False)
@@ -212,6 +222,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="GET /metrics needs this bearer token (first line of PATH; also "
         "GUILDWATCH_SERVER_METRICS_TOKEN); without one, /metrics answers loopback clients only",
     )
+    add("--sim-shards", type=_positive_int, default=3, help="simulated shards (default 3)")
+    add(
+        "--sim-maintenance-every",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="simulated vitals cycle: maintenance a quarter in, a shard drop halfway (default 60)",
+    )
+    add(
+        "--sim-maintenance-for",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="length of the simulated maintenance window and shard drop (default 10)",
+    )
     add("--faults", action="store_true", help="enable fault injection (tests only)")
     add(
         "--http2",
@@ -275,6 +300,9 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerC
         simulate=args.simulate,
         sim_guilds=args.guilds,
         sim_period=args.sim_period,
+        sim_shards=args.sim_shards,
+        sim_maintenance_every=args.sim_maintenance_every,
+        sim_maintenance_for=args.sim_maintenance_for,
         faults=args.faults,
         metrics_token=metrics_token,
         http2=args.http2,

@@ -8,31 +8,47 @@ guild the moment the threshold passes, not discovered on the next request.
 
 An event is emitted only when the serialised status changes. ``lastHeartbeat`` has whole-second
 precision (as docs/protocol.md's example), so a bot that posts many heartbeats a second costs each
-stream at most one event a second.
+stream at most one event a second; latency is rounded to whole milliseconds for the same reason.
+
+The bot as a whole (``/api/v1/bot/status``) is one more channel with the same ring, subscribers
+and offline timer as a guild, under :data:`BOT_KEY`, which no guild id can equal: the stream
+machinery serves it unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypedDict
+from typing import Any, NamedTuple, NotRequired, TypedDict
+
+from guildwatch.server._vitals import NO_VITALS, BotReport, Shard, Vitals, rfc3339
+
+BOT_KEY = "@bot"
+"""The bot-level channel's key: ``@`` is outside the guild id alphabet, so it never collides."""
 
 
 class StatusJSON(TypedDict):
-    """The status object of docs/protocol.md, exactly as it goes on the wire."""
+    """The status object of docs/protocol.md, exactly as it goes on the wire.
+
+    The vitals are present only when the bot reported them, so a server whose bot sends none
+    answers exactly the three original fields.
+    """
 
     healthy: bool
     lastHeartbeat: str | None
     version: str | None
+    latencyMs: NotRequired[int]
+    shard: NotRequired[dict[str, object]]
+    state: NotRequired[str]
+    message: NotRequired[str]
+    startedAt: NotRequired[str]
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One status change of one guild."""
+class Event(NamedTuple):
+    """One status change of one guild (a named tuple: cheaper to build, 100,000 at a time)."""
 
     id: int
     guild_id: str
@@ -40,19 +56,14 @@ class Event:
     """The status as compact JSON, serialised once for every stream."""
 
 
-@dataclass(frozen=True, slots=True)
-class GuildRecord:
-    """What SQLite keeps per guild."""
+class GuildRecord(NamedTuple):
+    """What SQLite keeps per guild (a named tuple: a flush after a bot heartbeat builds 100,000)."""
 
     guild_id: str
     name: str | None
     last_heartbeat: datetime | None
     version: str | None
-
-
-def rfc3339(moment: datetime) -> str:
-    """``2026-11-22T14:03:00Z``: UTC, whole seconds, ``Z`` suffix."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    vitals: Vitals | None = None
 
 
 def utc_now() -> datetime:
@@ -104,34 +115,160 @@ class Subscriber:
         return batch
 
 
-class _Guild:
-    __slots__ = (
-        "guild_id",
-        "healthy",
-        "last_heartbeat",
-        "name",
-        "ring",
-        "subscribers",
-        "timer",
-        "version",
-    )
+class _Channel:
+    """What a stream follows: a status, its event ring, open streams and the offline timer."""
 
-    def __init__(self, guild_id: str, name: str | None, ring_size: int) -> None:
+    __slots__ = ("batch", "guild_id", "healthy", "last_heartbeat", "ring", "subscribers", "timer")
+
+    def __init__(self, guild_id: str, ring_size: int) -> None:
+        self.batch: _Batch | None = None
+        """The bot heartbeat whose shared offline timer covers this channel, if any."""
         self.guild_id = guild_id
-        self.name = name
         self.last_heartbeat: datetime | None = None
-        self.version: str | None = None
         self.healthy = False
         self.ring: deque[Event] = deque(maxlen=ring_size)
         self.subscribers: set[Subscriber] = set()
         self.timer: asyncio.TimerHandle | None = None
 
+    def serialise(self) -> str:
+        raise NotImplementedError
+
+
+class _Batch:
+    """The guilds of one bot heartbeat, which share one offline timer.
+
+    100,000 timers cost seconds to arm; one timer per heartbeat costs nothing. A guild that
+    heartbeats again later points at its newer batch (or its own timer), so an older batch
+    skips it when it fires.
+    """
+
+    __slots__ = ("guilds", "timer")
+
+    def __init__(self, guilds: list[_Guild]) -> None:
+        self.guilds = guilds
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class _Guild(_Channel):
+    __slots__ = ("name", "version", "vitals")
+
+    def __init__(self, guild_id: str, name: str | None, ring_size: int) -> None:
+        super().__init__(guild_id, ring_size)
+        self.name = name
+        self.version: str | None = None
+        self.vitals = NO_VITALS
+
     def status(self) -> StatusJSON:
-        return {
+        status: StatusJSON = {
             "healthy": self.healthy,
             "lastHeartbeat": rfc3339(self.last_heartbeat) if self.last_heartbeat else None,
             "version": self.version,
         }
+        if self.vitals is not NO_VITALS:
+            status.update(self.vitals.as_json())  # type: ignore[typeddict-item]
+        return status
+
+    def serialise(self) -> str:
+        return json.dumps(self.status(), separators=(",", ":"))
+
+
+class _ShardState:
+    """One shard as the bot-level status keeps it between heartbeats."""
+
+    __slots__ = ("connected", "guilds", "id", "last_ack", "latency_ms")
+
+    def __init__(self, shard_id: int) -> None:
+        self.id = shard_id
+        self.connected = False
+        self.latency_ms: int | None = None
+        self.guilds = 0
+        self.last_ack: datetime | None = None
+
+
+class _Bot(_Channel):
+    """The bot as a whole, filled from ``POST /api/v1/bot/heartbeat``."""
+
+    __slots__ = (
+        "guild_count",
+        "message",
+        "shard_count",
+        "shards",
+        "started_at",
+        "state",
+        "version",
+    )
+
+    def __init__(self, ring_size: int) -> None:
+        super().__init__(BOT_KEY, ring_size)
+        self.version: str | None = None
+        self.started_at: datetime | None = None
+        self.state: str | None = None
+        self.message: str | None = None
+        self.guild_count = 0
+        self.shard_count = 0
+        self.shards: list[_ShardState] = []
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "healthy": self.healthy,
+            "lastHeartbeat": rfc3339(self.last_heartbeat) if self.last_heartbeat else None,
+            "version": self.version,
+            "startedAt": rfc3339(self.started_at) if self.started_at else None,
+            "state": self.state,
+            "message": self.message,
+            "guildCount": self.guild_count,
+            "shardCount": self.shard_count,
+            "shards": [
+                {
+                    "id": shard.id,
+                    "connected": shard.connected,
+                    "latencyMs": shard.latency_ms,
+                    "guilds": shard.guilds,
+                    "lastAck": rfc3339(shard.last_ack) if shard.last_ack else None,
+                }
+                for shard in self.shards
+            ],
+        }
+
+    def serialise(self) -> str:
+        return json.dumps(self.status(), separators=(",", ":"))
+
+    def record(self) -> dict[str, Any]:
+        """What SQLite keeps of the bot (the status plus the exact times)."""
+        status = self.status()
+        status["lastHeartbeat"] = self.last_heartbeat.isoformat() if self.last_heartbeat else None
+        return status
+
+    def restore(self, record: dict[str, Any]) -> None:
+        """Read back :meth:`record`; a damaged record is ignored field by field."""
+
+        def moment(value: object) -> datetime | None:
+            try:
+                return datetime.fromisoformat(value) if isinstance(value, str) else None
+            except ValueError:
+                return None
+
+        self.last_heartbeat = moment(record.get("lastHeartbeat"))
+        self.started_at = moment(record.get("startedAt"))
+        for name in ("version", "state", "message"):
+            value = record.get(name)
+            setattr(self, name, value if isinstance(value, str) else None)
+        count = record.get("shardCount")
+        self.shard_count = count if type(count) is int else 0
+        guilds = record.get("guildCount")
+        self.guild_count = guilds if type(guilds) is int else 0
+        self.shards = []
+        for raw in record.get("shards") or ():
+            if not isinstance(raw, dict) or type(raw.get("id")) is not int:
+                continue
+            shard = _ShardState(raw["id"])
+            shard.connected = raw.get("connected") is True
+            latency = raw.get("latencyMs")
+            shard.latency_ms = latency if type(latency) is int else None
+            count = raw.get("guilds")
+            shard.guilds = count if type(count) is int else 0
+            shard.last_ack = moment(raw.get("lastAck"))
+            self.shards.append(shard)
 
 
 class StatusModel:
@@ -162,6 +299,9 @@ class StatusModel:
         self._next_id = first_event_id
         self._clock = clock
         self._guilds: dict[str, _Guild] = {}
+        self._bot = _Bot(ring_size)
+        self._bot_dirty = False
+        self._batches: set[_Batch] = set()
         self._dirty: set[str] = set()
         self.events_emitted = 0
         """Events created since start (for figures and tests)."""
@@ -190,9 +330,13 @@ class StatusModel:
         """The current status object of a known guild."""
         return self._guilds[guild_id].status()
 
+    def bot_status(self) -> dict[str, Any]:
+        """The bot-level status object (docs/protocol.md, ``GET /api/v1/bot/status``)."""
+        return self._bot.status()
+
     def current_event(self, guild_id: str) -> Event:
-        """The event that set the current status (every known guild has one)."""
-        return self._guilds[guild_id].ring[-1]
+        """The event that set the current status (every known guild, and the bot, has one)."""
+        return self._channel(guild_id).ring[-1]
 
     def replay(self, guild_id: str, last_event_id: str | None) -> list[Event]:
         """What a stream sends first, given the client's ``Last-Event-ID``.
@@ -200,7 +344,7 @@ class StatusModel:
         A known id yields only the events after it (possibly none); no id, or one that is not
         in the ring (too old, from before a restart, or garbage), yields the current status.
         """
-        ring = self._guilds[guild_id].ring
+        ring = self._channel(guild_id).ring
         if last_event_id is not None and last_event_id.isdigit():
             wanted = int(last_event_id)
             for index, event in enumerate(ring):
@@ -217,6 +361,7 @@ class StatusModel:
         name: str | None = None,
         last_heartbeat: datetime | None = None,
         version: str | None = None,
+        vitals: Vitals | None = None,
     ) -> None:
         """Serve a guild (idempotent: a known guild only gets a missing name filled in).
 
@@ -232,6 +377,7 @@ class StatusModel:
         guild = _Guild(guild_id, name, self._ring_size)
         guild.last_heartbeat = last_heartbeat
         guild.version = version
+        guild.vitals = vitals or NO_VITALS
         self._guilds[guild_id] = guild
         if last_heartbeat is not None:
             age = (self._clock() - last_heartbeat).total_seconds()
@@ -242,32 +388,129 @@ class StatusModel:
         self._dirty.add(guild_id)
         self._emit(guild)
 
-    def heartbeat(self, guild_id: str, version: str | None) -> None:
+    def heartbeat(self, guild_id: str, version: str | None, vitals: Vitals | None = None) -> None:
         """A bot reported in: the guild is healthy until ``offline_after`` passes silently.
 
-        An unknown guild is created (a bot may start before anyone configured it).
+        An unknown guild is created (a bot may start before anyone configured it). The
+        vitals replace the previous ones whole: each heartbeat is the bot's whole word.
         """
         if guild_id not in self._guilds:
             self.add_guild(guild_id)
         guild = self._guilds[guild_id]
         guild.last_heartbeat = self._clock()
         guild.version = version
+        guild.vitals = vitals or NO_VITALS
         guild.healthy = True
         self._arm(guild, self._offline_after)
         self._dirty.add(guild_id)
         self._emit(guild)
 
+    def update_bot(self, report: BotReport) -> None:
+        """Record the bot-level part of a bot heartbeat (the guilds are :meth:`bot_heartbeat`'s)."""
+        bot = self._bot
+        now = self._clock()
+        counts = Counter(report.guilds.values())
+        known = {shard.id: shard for shard in bot.shards}
+        shards = []
+        for reported in report.shards:
+            shard = known.get(reported.id) or _ShardState(reported.id)
+            shard.connected = reported.connected
+            shard.latency_ms = reported.latency_ms
+            shard.guilds = counts.get(reported.id, 0)
+            if reported.connected:
+                shard.last_ack = now
+            shards.append(shard)
+        bot.shards = shards
+        bot.shard_count = report.shard_count
+        bot.guild_count = len(report.guilds)
+        bot.version = report.version
+        bot.started_at = report.started_at
+        bot.state = report.state
+        bot.message = report.message
+        bot.last_heartbeat = now
+        bot.healthy = True
+        self._arm(bot, self._offline_after)
+        self._bot_dirty = True
+        self._emit(bot)
+
+    def bot_heartbeat(self, report: BotReport) -> int:
+        """One heartbeat for the bot and every guild it listed; returns how many guilds.
+
+        Every guild on one shard says the same thing, so the status is serialised once per
+        shard, not once per guild: 100,000 guilds cost 100,000 ring appends, not dumps.
+        """
+        self.update_bot(report)
+        now = self._bot.last_heartbeat
+        assert now is not None
+        beat = rfc3339(now)
+        per_shard: dict[int, tuple[Vitals, str]] = {}
+        for reported in report.shards:
+            state = report.state
+            if not reported.connected and state not in ("maintenance", "starting"):
+                state = "degraded"
+            vitals = Vitals(
+                latency_ms=reported.latency_ms,
+                shard=Shard(reported.id, report.shard_count, reported.connected),
+                state=state,
+                message=report.message,
+                started_at=report.started_at,
+            )
+            status: dict[str, object] = {
+                "healthy": True,
+                "lastHeartbeat": beat,
+                "version": report.version,
+                **vitals.as_json(),
+            }
+            per_shard[reported.id] = (vitals, json.dumps(status, separators=(",", ":")))
+        guilds = self._guilds
+        covered: list[_Guild] = []
+        batch = _Batch(covered)
+        for guild_id, shard_id in report.guilds.items():
+            guild = guilds.get(guild_id)
+            if guild is None:
+                # No initial "never seen" event: no stream can be open for an unknown guild,
+                # and the heartbeat's event follows at once.
+                guild = guilds[guild_id] = _Guild(guild_id, None, self._ring_size)
+            vitals, data = per_shard[shard_id]
+            guild.last_heartbeat = now
+            guild.version = report.version
+            guild.vitals = vitals
+            guild.healthy = True
+            if guild.timer is not None:
+                guild.timer.cancel()
+                guild.timer = None
+            guild.batch = batch
+            covered.append(guild)
+            self._emit(guild, data)
+        if covered:
+            self._batches.add(batch)
+            batch.timer = self._loop.call_later(self._offline_after, self._expire_batch, batch)
+        self._dirty.update(report.guilds)
+        return len(report.guilds)
+
+    def restore_bot(self, record: dict[str, Any]) -> None:
+        """The bot-level status after a restart (healthy until the threshold passes)."""
+        bot = self._bot
+        bot.restore(record)
+        if bot.last_heartbeat is not None:
+            age = (self._clock() - bot.last_heartbeat).total_seconds()
+            remaining = min(self._offline_after - max(age, 0.0), self._offline_after)
+            if remaining > 0:
+                bot.healthy = True
+                self._arm(bot, remaining)
+
     def subscribe(self, guild_id: str) -> Subscriber:
-        """Open an inbox for a stream of a known guild."""
+        """Open an inbox for a stream of a known guild (or of :data:`BOT_KEY`)."""
         subscriber = Subscriber(guild_id, self._queue_size)
-        self._guilds[guild_id].subscribers.add(subscriber)
+        self._channel(guild_id).subscribers.add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Forget a stream's inbox (idempotent)."""
-        guild = self._guilds.get(subscriber.guild_id)
-        if guild is not None:
-            guild.subscribers.discard(subscriber)
+        key = subscriber.guild_id
+        channel = self._bot if key == BOT_KEY else self._guilds.get(key)
+        if channel is not None:
+            channel.subscribers.discard(subscriber)
 
     def close_streams(self, guild_id: str, reason: str, *, sent_at_least: int = 0) -> None:
         """End the open streams of one guild that sent at least that many events (faults)."""
@@ -278,41 +521,94 @@ class StatusModel:
 
     def shutdown(self) -> None:
         """Stop the offline timers and end every open stream."""
-        for guild in self._guilds.values():
-            if guild.timer is not None:
-                guild.timer.cancel()
-                guild.timer = None
-            for subscriber in list(guild.subscribers):
+        for batch in self._batches:
+            if batch.timer is not None:
+                batch.timer.cancel()
+        self._batches.clear()
+        channels: list[_Channel] = [*self._guilds.values(), self._bot]
+        for channel in channels:
+            if channel.timer is not None:
+                channel.timer.cancel()
+                channel.timer = None
+            for subscriber in list(channel.subscribers):
                 subscriber.close("shutdown")
 
-    def take_dirty(self) -> list[GuildRecord]:
-        """Guilds changed since the last call, for the SQLite flush."""
-        records = [
-            GuildRecord(g.guild_id, g.name, g.last_heartbeat, g.version)
-            for g in (self._guilds[guild_id] for guild_id in self._dirty)
-        ]
-        self._dirty.clear()
-        return records
+    def take_dirty(self) -> Callable[[], list[GuildRecord]] | None:
+        """Guilds changed since the last call, for the SQLite flush, as a function to call
+        (None when none changed).
+
+        The set is taken here, on the loop; the records are built when the function is called,
+        in the flush's worker thread, so 100,000 guilds do not stall the loop. A record read
+        while a heartbeat lands may mix two heartbeats; the guild is dirty again then, and
+        the next flush writes it whole.
+        """
+        if not self._dirty:
+            return None
+        dirty, self._dirty = self._dirty, set()
+        guilds = self._guilds
+
+        def build() -> list[GuildRecord]:
+            records = []
+            for guild_id in dirty:
+                g = guilds[guild_id]
+                vitals = None if g.vitals is NO_VITALS else g.vitals
+                records.append(GuildRecord(g.guild_id, g.name, g.last_heartbeat, g.version, vitals))
+            return records
+
+        return build
+
+    def take_bot_record(self) -> dict[str, Any] | None:
+        """The bot-level status if it changed since the last call, for the SQLite flush."""
+        if not self._bot_dirty:
+            return None
+        self._bot_dirty = False
+        return self._bot.record()
 
     # -- internals -----------------------------------------------------------------------
 
-    def _arm(self, guild: _Guild, delay: float) -> None:
-        if guild.timer is not None:
-            guild.timer.cancel()
-        guild.timer = self._loop.call_later(delay, self._expire, guild)
+    def _channel(self, key: str) -> _Channel:
+        if key != BOT_KEY:
+            return self._guilds[key]
+        if not self._bot.ring:
+            # Lazily, so that a server nobody asks about the bot hands out no id for it.
+            self._emit(self._bot)
+        return self._bot
 
-    def _expire(self, guild: _Guild) -> None:
-        guild.timer = None
-        guild.healthy = False
-        self._emit(guild)
+    def _arm(self, channel: _Channel, delay: float) -> None:
+        if channel.timer is not None:
+            channel.timer.cancel()
+        channel.batch = None
+        channel.timer = self._loop.call_later(delay, self._expire, channel)
 
-    def _emit(self, guild: _Guild) -> None:
-        data = json.dumps(guild.status(), separators=(",", ":"))
-        if guild.ring and guild.ring[-1].data == data:
+    def _expire_batch(self, batch: _Batch) -> None:
+        self._batches.discard(batch)
+        # Guilds still in the batch mostly say the same: serialise once per distinct status.
+        shared: dict[tuple[str | None, datetime | None, int], str] = {}
+        for guild in batch.guilds:
+            if guild.batch is batch:
+                guild.batch = None
+                guild.healthy = False
+                key = (guild.version, guild.last_heartbeat, id(guild.vitals))
+                data = shared.get(key)
+                if data is None:
+                    data = shared[key] = guild.serialise()
+                self._emit(guild, data)
+
+    def _expire(self, channel: _Channel) -> None:
+        channel.timer = None
+        channel.healthy = False
+        self._emit(channel)
+
+    def _emit(self, channel: _Channel, data: str | None = None) -> None:
+        """One event if the serialised status changed; ``data`` if the caller has it already."""
+        if data is None:
+            data = channel.serialise()
+        ring = channel.ring
+        if ring and ring[-1].data == data:
             return
-        event = Event(self._next_id, guild.guild_id, data)
+        event = Event(self._next_id, channel.guild_id, data)
         self._next_id += 1
         self.events_emitted += 1
-        guild.ring.append(event)
-        for subscriber in list(guild.subscribers):
+        ring.append(event)
+        for subscriber in list(channel.subscribers):
             subscriber.push(event)

@@ -118,6 +118,7 @@ class ReferenceServer:
         db = Database(config.db)
         try:
             records, last_event_id = db.load()
+            bot_record = db.load_bot()
             sock = _bind(config.host, config.port)
         except BaseException:
             db.close()
@@ -141,7 +142,10 @@ class ReferenceServer:
                 name=record.name,
                 last_heartbeat=record.last_heartbeat,
                 version=record.version,
+                vitals=record.vitals,
             )
+        if bot_record is not None:
+            model.restore_bot(bot_record)
         for guild_id, name in config.guilds:
             model.add_guild(guild_id, name=name)
         self._state = AppState(
@@ -156,6 +160,10 @@ class ReferenceServer:
                 guilds=config.sim_guilds,
                 period=config.sim_period,
                 offline_after=config.offline_after,
+                shards=config.sim_shards,
+                maintenance_every=config.sim_maintenance_every,
+                maintenance_for=config.sim_maintenance_for,
+                clock=self._clock,
             )
             self._simulator.start()
         self._flush_task = asyncio.create_task(self._flush_forever())
@@ -273,11 +281,18 @@ class ReferenceServer:
         if self._state is None or self._db is None:
             return
         model = self._state.model
-        records = model.take_dirty()
+        build_records = model.take_dirty()
+        bot = model.take_bot_record()
         last_event_id = model.last_event_id
-        if records or last_event_id != self._saved_event_id:
-            await asyncio.to_thread(self._db.save, records, last_event_id)
-            self._saved_event_id = last_event_id
+        db = self._db
+        if build_records is None and bot is None and last_event_id == self._saved_event_id:
+            return
+
+        def save() -> None:
+            db.save(build_records() if build_records is not None else [], last_event_id, bot)
+
+        await asyncio.to_thread(save)
+        self._saved_event_id = last_event_id
 
     async def _flush_forever(self) -> None:
         while True:

@@ -1,5 +1,8 @@
 """``GET /api/v1/guilds/{guild}/status/stream``: the status as Server-Sent Events.
 
+``GET /api/v1/bot/status/stream`` is the same endpoint over the model's bot channel
+(:data:`BOT_KEY`): same ids, replay, heartbeat comments and limits.
+
 A raw ASGI endpoint rather than a request->response function, so that the per-token stream count
 and the subscription are released in one ``finally`` whatever ends the response (end of stream,
 client gone, send timeout, shutdown), including a response that never got to start its body.
@@ -26,7 +29,7 @@ from starlette.types import Message, Receive, Scope, Send
 from guildwatch.server._faults import MALFORMED_DATA
 from guildwatch.server._http import AppState, check_client, error_response, fault_response
 from guildwatch.server._metrics import ServerMetrics
-from guildwatch.server._model import Event, Subscriber
+from guildwatch.server._model import BOT_KEY, Event, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -67,17 +70,26 @@ async def _until_disconnect(receive: Receive) -> None:
 
 
 class StreamEndpoint:
-    """The stream route as an ASGI app over the shared :class:`AppState`."""
+    """The stream route as an ASGI app over the shared :class:`AppState`.
 
-    def __init__(self, state: AppState, metrics: ServerMetrics | None = None) -> None:
+    Args:
+        state: What the routes share.
+        metrics: The server's counters (streams open, events sent).
+        bot: Stream the bot-level status (any valid client token) instead of a guild's.
+    """
+
+    def __init__(
+        self, state: AppState, metrics: ServerMetrics | None = None, *, bot: bool = False
+    ) -> None:
         self._state = state
         self._metrics = metrics or ServerMetrics()
+        self._bot = bot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self._state
         request = Request(scope, receive)
-        guild_id: str = request.path_params["guild"]
-        checked = check_client(state, request, guild_id)
+        guild_id: str = BOT_KEY if self._bot else request.path_params["guild"]
+        checked = check_client(state, request, None if self._bot else guild_id)
         if isinstance(checked, Response):
             await checked(scope, receive, send)
             return

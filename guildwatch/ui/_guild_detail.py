@@ -12,7 +12,14 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
-from guildwatch.display import format_distance, safe, status_kind, status_word
+from guildwatch.display import (
+    STATE_WORDS,
+    format_distance,
+    format_latency,
+    headline,
+    safe,
+    status_kind,
+)
 from guildwatch.history import (
     TIMELINE_WINDOW,
     TimelineState,
@@ -45,7 +52,7 @@ def say_nothing_to_retry(app: App[None]) -> None:
     app.notify("Nothing to retry: no stream is down.", timeout=NOTHING_TO_RETRY_TIMEOUT)
 
 
-_WRAPPED = ("Error ", "Warning ")
+_WRAPPED = ("Error ", "Warning ", "Bot says ", "Last said ")
 """Fact lines shown in full, wrapped, rather than cut at the screen's edge."""
 
 _TEXT_CELLS = 200
@@ -75,6 +82,7 @@ def facts(snapshot: GuildSnapshot, now: datetime) -> list[str]:
         else:
             ago = format_distance(status.last_heartbeat, now)
             lines.append(f"Heartbeat   {exact(status.last_heartbeat)} ({ago} ago)")
+        lines.extend(vitals_facts(snapshot, now))
     if snapshot.received_at is not None:
         via = "polled" if snapshot.source == "poll" else "received"
         lines.append(f"Updated     {exact(snapshot.received_at)} ({via})")
@@ -83,6 +91,32 @@ def facts(snapshot: GuildSnapshot, now: datetime) -> list[str]:
     if snapshot.warning is not None:
         lines.append(f"Warning     {safe(snapshot.warning.message, _TEXT_CELLS)}")
     lines.append(f"Backoff     {backoff(snapshot, now)}")
+    return lines
+
+
+def vitals_facts(snapshot: GuildSnapshot, now: datetime) -> list[str]:
+    """Latency, shard, the bot's word and its start time, each only when reported."""
+    status = snapshot.status
+    if status is None:
+        return []
+    lines = []
+    if status.latency_ms is not None:
+        lines.append(f"Latency     {format_latency(status.latency_ms)} (gateway)")
+    if status.shard is not None:
+        link = "connected" if status.shard.connected else "disconnected"
+        lines.append(f"Shard       {status.shard.id} of {status.shard.total} · {link}")
+    if status.state not in (None, "up") or status.message:
+        word = status.state or "up"
+        said = STATE_WORDS.get(word, "").lower() or safe(word, 32)
+        if status.bot_state == "degraded" and word != "degraded":
+            said += " (a word this version does not know: counted as degraded)"
+        if status.message:
+            said += f" · {safe(status.message, _TEXT_CELLS)}"
+        label = "Bot says    " if status.healthy else "Last said   "
+        lines.append(label + said)
+    if status.started_at is not None:
+        ago = format_distance(status.started_at, now)
+        lines.append(f"Started     {exact(status.started_at)} ({ago} ago)")
     return lines
 
 
@@ -209,7 +243,7 @@ class GuildDetail(Screen[None]):
         snapshot = self.store.get(self.guild_id)
         now = self._clock()
         kind = status_kind(snapshot)
-        title = f"{GLYPHS[kind]} {status_word(snapshot, now)} · {safe(snapshot.label, 60)}"
+        title = f"{GLYPHS[kind]} {headline(snapshot, now)} · {safe(snapshot.label, 60)}"
         entries = self.store.history(self.guild_id)
         lines = [*facts(snapshot, now), f"Uptime      {uptime_line(entries, now)}"]
         # The screen ellipsizes every line to its width; the error and the warning are the

@@ -7,12 +7,20 @@ widget (``_guild_list.py``) only paints what these functions decide.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from rich.cells import cell_len
 
-from guildwatch.display import StatusKind, ellipsize, last_seen, safe, status_kind, status_word
+from guildwatch.display import (
+    StatusKind,
+    bot_word,
+    ellipsize,
+    headline,
+    last_seen,
+    safe,
+    status_kind,
+)
 from guildwatch.ui._status_dot import GLYPHS
 
 if TYPE_CHECKING:
@@ -45,6 +53,8 @@ NAME_MIN_CELLS = 12
 NAME_MAX_CELLS = 32
 """The name column is as wide as the longest name up to this; longer names end in "…"."""
 NAME_TITLE = "Guild"
+NOTE_MIN_CELLS = 12
+"""A note narrower than this is not worth moving a message for."""
 
 
 def label_cells(snapshot: GuildSnapshot) -> int:
@@ -80,6 +90,16 @@ class Layout:
     source: int = 0
     name_first: bool = True
     """False in tiny panes: dot and word lead, the name fills what is left."""
+    spare: int = 0
+    """Cells left after the last column (wide panes with short names)."""
+
+    @property
+    def note(self) -> int:
+        """Cells for a bot's message that does not fit the status column (a maintenance's
+        "deploying v1.3"): the source column and the spare cells, 0 if that is too narrow.
+        """
+        room = self.source + self.spare + 1 if self.source else 0
+        return room if room >= NOTE_MIN_CELLS else 0
 
     @classmethod
     def for_width(cls, width: int, longest: int | None = None) -> Layout:
@@ -100,8 +120,16 @@ class Layout:
 
         wide = WORD_CELLS + SEEN_CELLS + VERSION_CELLS + SOURCE_CELLS + 5
         if rest - wide >= NAME_MIN_CELLS:
+            name_cells = name(rest - wide)
+            spare = rest - wide - name_cells - 1  # a blank cell stays at the end
             return cls(
-                width, name(rest - wide), WORD_CELLS, SEEN_CELLS, VERSION_CELLS, SOURCE_CELLS
+                width,
+                name_cells,
+                WORD_CELLS,
+                SEEN_CELLS,
+                VERSION_CELLS,
+                SOURCE_CELLS,
+                spare=max(spare, 0),
             )
         medium = SHORT_WORD_CELLS + SEEN_CELLS + 2
         if rest - medium >= NAME_MIN_CELLS:
@@ -124,9 +152,15 @@ Cell = tuple[str, Role]
 def row_cells(snapshot: GuildSnapshot, now: datetime, layout: Layout) -> list[Cell]:
     """The cells of one guild's row; server text is made safe here, never parsed as markup."""
     kind = status_kind(snapshot)
-    word = status_word(snapshot, now)
+    word = headline(snapshot, now)  # "Online · 42 ms", "Maintenance · deploying v1.3"
+    note = ""
     if cell_len(word) > layout.word:
-        word = status_word(snapshot, now, short=True)
+        word = headline(snapshot, now, short=True)
+        said = bot_word(snapshot)
+        if layout.note and snapshot.source != "poll" and word == said and " · " in said:
+            # The bot's word stays in the status column; its message takes the source's place
+            # (a streamed status, the usual case) and the room after it.
+            word, note = said.split(" · ", 1)
     seen = ""
     version = ""
     source = ""
@@ -146,6 +180,11 @@ def row_cells(snapshot: GuildSnapshot, now: datetime, layout: Layout) -> list[Ce
             cells.append((" " + ellipsize(label, room), "name"))
         return cells
     source_role: Role = "poll" if source == "poll" else "muted"
+    if note:
+        no_source = replace(layout, source=0)
+        cells = _cells(no_source, GLYPHS[kind], label, word, seen, version, "", "muted")
+        cells.append((" " + _pad(note, layout.note), "word"))
+        return cells
     return _cells(layout, GLYPHS[kind], label, word, seen, version, source, source_role)
 
 

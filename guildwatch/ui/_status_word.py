@@ -1,4 +1,4 @@
-"""The status written out next to the dot: "Online", "Reconnecting in 4 s", …"""
+"""The status written out next to the dot: "Online · 42 ms", "Reconnecting in 4 s", …"""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 
-from guildwatch.display import status_kind, status_word
+from guildwatch.display import ellipsize, headline, status_kind
 from guildwatch.ui._ticking import TickingText
 
 if TYPE_CHECKING:
@@ -29,10 +29,10 @@ class StatusWord(TickingText):
     """
 
     def describe(self, snapshot: GuildSnapshot, now: datetime, width: int) -> str:
-        words = status_word(snapshot, now)
+        words = headline(snapshot, now)
         if cell_len(words) <= width:
             return words
-        return status_word(snapshot, now, short=True)
+        return ellipsize(headline(snapshot, now, short=True), width)
 
     def ticks(self, snapshot: GuildSnapshot) -> bool:
         return status_kind(snapshot) == "reconnecting" and snapshot.next_retry_at is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -11,8 +12,10 @@ from hypothesis import strategies as st
 from rich.cells import cell_len
 
 from guildwatch.display import (
+    bot_word,
     format_distance,
     format_short_distance,
+    headline,
     hint,
     last_seen,
     polled_marker,
@@ -193,3 +196,49 @@ def test_polled_marker() -> None:
     )
     assert polled_marker(polled, NOW) == "polled 30 s ago"
     assert polled_marker(_snapshot(connection="connected", status=up, source="stream"), NOW) == ""
+
+
+# -- bot vitals ------------------------------------------------------------------------------
+
+
+def _online(**vitals: Any) -> GuildSnapshot:
+    status = BotStatus(True, NOW, "1.3.0")._replace(**vitals)
+    return GuildSnapshot("g", connection="connected", status=status, source="stream")
+
+
+@pytest.mark.parametrize(
+    ("vitals", "words"),
+    [
+        ({}, "Online"),
+        ({"latency_ms": 42.4}, "Online · 42 ms"),
+        ({"latency_ms": 0.0}, "Online · 0 ms"),
+        ({"latency_ms": 12_345.0}, "Online · 12.3 s"),
+        ({"latency_ms": 1e300}, "Online · > 1000 s"),
+        ({"latency_ms": 41.0, "state": "up"}, "Online · 41 ms"),
+        ({"state": "maintenance", "message": "deploying v1.3"}, "Maintenance · deploying v1.3"),
+        ({"state": "maintenance", "latency_ms": 40.0}, "Maintenance"),
+        ({"state": "starting"}, "Starting"),
+        ({"state": "degraded", "message": "shard 1 down"}, "Degraded · shard 1 down"),
+        ({"state": "hibernating"}, "hibernating"),
+        ({"state": ""}, "Degraded"),
+        ({"latency_ms": 40.0, "message": "all good"}, "Online · 40 ms · all good"),
+    ],
+)
+def test_headline_shows_latency_and_the_bots_word(vitals: dict[str, Any], words: str) -> None:
+    assert headline(_online(**vitals), NOW) == words
+
+
+def test_headline_never_shows_vitals_from_memory() -> None:
+    offline = _online(latency_ms=42.0, state="maintenance", message="deploying")
+    offline = replace(offline, status=offline.status._replace(healthy=False))  # type: ignore[union-attr]
+    assert headline(offline, NOW) == "Offline"
+    lost = replace(_online(latency_ms=42.0), connection="error")
+    assert headline(lost, NOW) == status_word(lost, NOW)
+
+
+@given(message=st.text(max_size=200), state=st.one_of(st.none(), st.text(max_size=32)))
+def test_the_bots_words_are_inert_on_screen(message: str, state: str | None) -> None:
+    words = headline(_online(state=state, message=message), NOW)
+    assert not any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in words)
+    assert "\u202e" not in words
+    assert "\x1b" not in bot_word(_online(state="maintenance", message="\x1b[2J" + message))

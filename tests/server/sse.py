@@ -128,8 +128,9 @@ async def open_stream(
     *,
     last_event_id: str | None = None,
     token: str | None = None,
+    url: str | None = None,
 ) -> AsyncIterator[SseReader]:
-    """Open ``guild_id``'s stream as a client would; yields a reader (status must be 200)."""
+    """Open ``guild_id``'s stream (or ``url``) as a client would; yields a reader (200 only)."""
     headers = {
         "Authorization": f"Bearer {token or server.token}",
         "Accept": "text/event-stream",
@@ -140,7 +141,7 @@ async def open_stream(
     timeout = httpx.Timeout(10.0)
     async with (
         httpx.AsyncClient(timeout=timeout) as client,
-        client.stream("GET", server.stream_url(guild_id), headers=headers) as response,
+        client.stream("GET", url or server.stream_url(guild_id), headers=headers) as response,
     ):
         assert response.status_code == 200, await response.aread()
         reader = SseReader(response)

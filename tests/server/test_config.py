@@ -136,3 +136,16 @@ def test_describe_guilds_truncates_after_twenty() -> None:
     assert text.endswith("19, … and 5 more")
     assert "20" not in text.split("…")[0].split(", ")
     assert "no guilds" in describe_guilds([], [])
+
+
+def test_simulated_vitals_flags() -> None:
+    default = config_from_args(["--simulate"], ENV)
+    assert (default.sim_shards, default.sim_maintenance_every) == (3, 60.0)
+    assert default.sim_maintenance_for == 10.0
+    argv = ["--simulate", "--sim-shards", "8", "--sim-maintenance-every", "30"]
+    config = config_from_args([*argv, "--sim-maintenance-for", "4"], ENV)
+    assert (config.sim_shards, config.sim_maintenance_every, config.sim_maintenance_for) == (
+        8,
+        30.0,
+        4.0,
+    )

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from guildwatch.server._simulate import planned_version, sim_guild_id, sim_guild_name
+from datetime import UTC, datetime
+
+import httpx
+
+from guildwatch.server._simulate import (
+    planned_shard,
+    planned_version,
+    planned_vitals,
+    sim_guild_id,
+    sim_guild_name,
+)
 from tests.conftest import ServerFactory
 from tests.server.sse import open_stream
 
@@ -83,3 +93,64 @@ async def test_thousand_guilds_stream_and_list(server_factory: ServerFactory) ->
     async with open_stream(server, sim_guild_id(999)) as stream:
         first = await stream.next_event()
     assert first.json()["healthy"] is True
+
+
+def test_default_vitals_show_latency_a_drop_a_spike_and_maintenance_within_a_minute() -> None:
+    start = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
+    steps = [n / 4 for n in range(241)]  # 0 .. 60 s
+    every, duration, shards = 60.0, 10.0, 3
+    plans = {
+        index: [planned_vitals(index, shards, t, every, duration, start) for t in steps]
+        for index in range(shards)
+    }
+    latencies = [v.latency_ms for v in plans[0] if v.latency_ms is not None]
+    assert len(set(latencies)) > 10, "jitter"
+    assert max(latencies) > 200, "a spike"
+    assert min(latencies) > 0
+    dropped = [v for v in plans[1] if v.shard is not None and not v.shard.connected]
+    assert dropped, "shard 1 drops"
+    assert all(v.latency_ms is None and v.state == "degraded" for v in dropped)
+    resumed = plans[1][-1].shard
+    assert resumed is not None
+    assert resumed.connected, "and resumes"
+    maintenance = [(t, v) for t, v in zip(steps, plans[0], strict=True) if v.state == "maintenance"]
+    assert maintenance, "a maintenance window"
+    assert 10 <= maintenance[0][0] <= 20, "seen early in a demo"
+    assert maintenance[0][1].message == "deploying v1.1"
+    after = [v for v in plans[0] if v.state == "up"][-1]
+    assert after.started_at is not None
+    assert after.started_at > start, "a deploy restarts the bot"
+    assert {v.shard.count for vs in plans.values() for v in vs if v.shard} == {shards}
+
+
+def test_planned_shard_never_reports_nan_or_negative() -> None:
+    for shard_id in range(4):
+        for step in range(2000):
+            report = planned_shard(shard_id, step * 0.37, 60.0, 10.0)
+            assert report.latency_ms is None or 0 < report.latency_ms < 1000
+
+
+async def test_live_simulation_sends_vitals_and_a_maintenance_message(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory(
+        simulate=True,
+        sim_guilds=2,
+        sim_period=5.0,
+        offline_after=1.5,  # each guild beats every 0.5 s: inside any 0.8 s window
+        sim_maintenance_every=3.2,
+        sim_maintenance_for=0.8,
+        guilds=(),
+    )
+    async with open_stream(server, sim_guild_id(0)) as stream:
+        first = (await stream.next_event()).json()
+        assert isinstance(first["latencyMs"], int)
+        assert first["shard"] == {"id": 0, "count": 3, "connected": True}
+        status = first
+        while status.get("state") != "maintenance":
+            status = (await stream.next_event(timeout=10)).json()
+    assert status["message"].startswith("deploying v1.")
+    bot = httpx.get(f"{server.url}/api/v1/bot/status", headers=server.auth, timeout=10).json()
+    assert bot["shardCount"] == 3
+    assert len(bot["shards"]) == 3
+    assert bot["guildCount"] >= 1

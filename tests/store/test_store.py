@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from guildwatch.store import BotStatus, Problem, StatusStore
+from guildwatch.store import BotStatus, Problem, Shard, StatusStore
 
 
 class FakeClock:
@@ -199,3 +199,37 @@ async def test_closed_subscription_stops_iteration() -> None:
     subscription.close()
     with pytest.raises(StopAsyncIteration):
         await subscription.__anext__()
+
+
+def test_vitals_are_kept_in_the_status_and_a_latency_change_is_a_write() -> None:
+    clock = FakeClock()
+    store = CountingStore(clock)
+    store.add_guild("g")
+    started = clock.now - timedelta(minutes=5)
+    first = BotStatus(
+        True, clock.now, "1.3", 42.0, Shard(3, 8), "maintenance", "deploying", started
+    )
+    store.apply_status("g", first, source="stream")
+    status = store.get("g").status
+    assert status is not None
+    assert (status.latency_ms, status.shard, status.state) == (
+        42.0,
+        Shard(3, 8, True),
+        "maintenance",
+    )
+    assert (status.message, status.started_at) == ("deploying", started)
+    assert status.bot_state == "maintenance"
+    history = len(store.history("g"))
+    store.notified.clear()
+    store.apply_status("g", first, source="stream")
+    assert store.notified == []  # the same status again changes nothing
+    store.apply_status("g", first._replace(latency_ms=57.0), source="stream")
+    assert store.notified == ["g"]
+    assert store.get("g").status == first._replace(latency_ms=57.0)
+    assert len(store.history("g")) == history  # history follows health and version only
+
+
+def test_an_unknown_state_counts_as_degraded() -> None:
+    assert BotStatus(True, None, None, state="hibernating").bot_state == "degraded"
+    assert BotStatus(True, None, None).bot_state == "up"
+    assert BotStatus(True, None, None, state="starting").bot_state == "starting"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 
-from guildwatch.store import GuildSnapshot
+from guildwatch.store import BotStatus, GuildSnapshot
 from guildwatch.ui._guild_list import GuildList
 from guildwatch.ui._many import summary
 from guildwatch.ui._notices import Notice, merge_notices
@@ -111,3 +111,34 @@ def test_a_renamed_guild_enters_and_leaves_an_active_filter() -> None:
     sorts = guild_list.sorts
     guild_list.update([store.get(MIXED[1][0])])  # same group, same name: no re-sort
     assert guild_list.sorts == sorts
+
+
+def _maintenance(message: str) -> GuildSnapshot:
+    status = BotStatus(True, NOW, "1.3.0", 40.0, state="maintenance", message=message)
+    return GuildSnapshot("g", name="Aurora", connection="connected", status=status, source="stream")
+
+
+def test_a_long_maintenance_message_moves_to_the_note_in_a_wide_pane() -> None:
+    layout = Layout.for_width(100, len("Aurora"))
+    assert layout.note > 20
+    cells = row_cells(_maintenance("deploying v1.3 now"), NOW, layout)
+    texts = [text.strip() for text, _ in cells]
+    assert texts[2] == "Maintenance"
+    assert texts[-1] == "deploying v1.3 now"  # in the source's place: no "stream"
+    assert "stream" not in texts
+    assert sum(cell_len(text) for text, _ in cells) <= 100
+
+
+def test_a_maintenance_message_that_fits_stays_in_the_status_column() -> None:
+    layout = Layout.for_width(100, len("Aurora"))
+    texts = [text.strip() for text, _ in row_cells(_maintenance("v1.3"), NOW, layout)]
+    assert texts[2] == "Maintenance · v1.3"
+    assert len(texts) == 6  # no note cell
+
+
+def test_without_room_for_a_note_the_status_is_cut() -> None:
+    layout = Layout.for_width(45, 32)
+    assert layout.note == 0
+    cells = row_cells(_maintenance("deploying v1.3 now"), NOW, layout)
+    assert cells[2][0].strip().endswith("…")
+    assert len(cells) == 4

@@ -8,11 +8,16 @@ The engine only records calls and animations are off, so each picture is stable.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
+from guildwatch.store import BotStatus, Shard, StatusStore
 from guildwatch.ui import GuildwatchApp
 from tests.ui.support import (
+    GUILD,
+    NOW,
     STATES,
     FakeClock,
     RecordingEngine,
@@ -79,3 +84,65 @@ def test_no_color_still_reads_right(
     app = _app(state)
     assert app.no_color
     assert snap_compare(app, terminal_size=(40, 10))
+
+
+VITALS_HOSTILE = "deploying v1.3 [bold red]pwn[/] \x1b[31mred\x1b[0m \x1b]0;title\x07 \u202eevil"
+"""A bot's message with markup, escape sequences and a bidi override: shown as literal text."""
+
+
+def _vitals_store(clock: FakeClock, *guilds: tuple[str, str, BotStatus]) -> StatusStore:
+    store = StatusStore(clock=clock)
+    for guild_id, name, status in guilds:
+        store.add_guild(guild_id, name=name)
+        store.set_connection(guild_id, "connected")
+        store.apply_status(guild_id, status, source="stream")
+    return store
+
+
+def _vitals_app(*guilds: tuple[str, str, BotStatus]) -> GuildwatchApp:
+    clock = FakeClock()
+    store = _vitals_store(clock, *guilds)
+    return GuildwatchApp(store, RecordingEngine(), animation=False, clock=clock)
+
+
+def _up(clock_now: datetime, latency: float | None, **vitals: Any) -> BotStatus:
+    return BotStatus(
+        True,
+        clock_now - timedelta(seconds=20),
+        "1.3.0",
+        latency,
+        Shard(3, 8),
+        started_at=clock_now - timedelta(minutes=42),
+        **vitals,
+    )
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 10)], ids=["80x24", "40x10"])
+@pytest.mark.parametrize("kind", ["latency", "maintenance"])
+def test_vitals_state(snap_compare: SnapCompare, kind: str, size: tuple[int, int]) -> None:
+    if kind == "latency":
+        status = _up(NOW, 42.4)
+    else:
+        status = _up(NOW, None, state="maintenance", message=VITALS_HOSTILE)
+    assert snap_compare(_vitals_app((GUILD, "Test Guild", status)), terminal_size=size)
+
+
+LONG = "deploying v1.3 to all shards"
+
+
+def _vitals_list() -> GuildwatchApp:
+    return _vitals_app(
+        ("100000000000000001", "Aurora", _up(NOW, 41.6)),
+        ("100000000000000002", "Basalt", _up(NOW, 187.0, state="hibernating")),
+        ("100000000000000003", "Cinder", _up(NOW, 55.0, state="maintenance", message=LONG)),
+        ("100000000000000004", "Dunmore", _up(NOW, None)._replace(healthy=False)),
+    )
+
+
+def test_vitals_list(snap_compare: SnapCompare) -> None:
+    assert snap_compare(_vitals_list(), terminal_size=(80, 24))
+
+
+def test_vitals_detail_view(snap_compare: SnapCompare) -> None:
+    keys = ["down", "down", "down", "enter"]  # offline first, then the three online
+    assert snap_compare(_vitals_list(), terminal_size=(80, 24), press=keys)

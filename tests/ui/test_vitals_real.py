@@ -1,0 +1,93 @@
+"""Bot vitals end to end: a heartbeat POSTed to the real server changes the screen within a
+second (Pilot, real engine, real server), and ``guildwatch --demo`` in tmux shows latency per
+guild and the simulated maintenance message."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from guildwatch.engine import Engine
+from guildwatch.store import StatusStore
+from guildwatch.ui import GuildwatchApp
+from tests.cli.conftest import GUILDWATCH
+from tests.engine.support import fast_settings
+from tests.harness import GUILDS, RunningServer
+from tests.tmux import TMUX, TmuxSession
+from tests.ui.support import screen_text
+
+GUILD = GUILDS[0][0]
+HOSTILE = "deploying v1.3 [bold]x[/bold] \x1b[31mred"
+
+
+def _post(server: RunningServer, path: str, body: Any) -> None:
+    answer = httpx.post(f"{server.url}{path}", json=body, headers=server.bot_auth, timeout=10)
+    assert answer.status_code == 200, answer.text
+
+
+async def _shown_within(app: GuildwatchApp, pilot: Any, seconds: float, text: str) -> float:
+    """Seconds until ``text`` is on screen; fails past ``seconds``."""
+    started = time.monotonic()
+    while text not in screen_text(app):
+        elapsed = time.monotonic() - started
+        assert elapsed < seconds, f"{text!r} not shown after {elapsed:.2f} s:\n{screen_text(app)}"
+        await pilot.pause(0.02)
+    return time.monotonic() - started
+
+
+async def test_a_heartbeat_with_vitals_changes_the_screen_within_a_second(
+    real_server: RunningServer,
+) -> None:
+    store = StatusStore()
+    store.add_guild(GUILD, name="Alpha")
+    engine = Engine(fast_settings(real_server.url, token=real_server.token), store)
+    app = GuildwatchApp(store, engine, animation=False)
+    path = f"/api/v1/guilds/{GUILD}/heartbeat"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await asyncio.to_thread(real_server.heartbeat, GUILD, "1.2.3")
+        await _shown_within(app, pilot, 10.0, "◉ Online")  # connected: from now on, timed
+        assert " ms" not in screen_text(app)  # a heartbeat without vitals shows none
+
+        await asyncio.to_thread(_post, real_server, path, {"version": "1.3.0", "latencyMs": 42.4})
+        await _shown_within(app, pilot, 1.0, "Online · 42 ms")
+
+        body = {"version": "1.3.0", "state": "maintenance", "message": HOSTILE}
+        await asyncio.to_thread(_post, real_server, path, body)
+        await _shown_within(app, pilot, 1.0, "Maintenance · deploying v1.3 [bold]x[/bold] [31mred")
+        assert "\x1b" not in screen_text(app)
+
+        bot = {"shards": [{"id": 0, "latencyMs": 77}], "guilds": {GUILD: 0}}
+        await asyncio.to_thread(_post, real_server, "/api/v1/bot/heartbeat", bot)
+        await _shown_within(app, pilot, 1.0, "Online · 77 ms")
+        await pilot.press("q")
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(
+    TMUX is None and not os.environ.get("CI"), reason="tmux not installed (CI installs it)"
+)
+def test_demo_shows_latency_per_guild_and_the_maintenance_message(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    latency = re.compile(r"Online · \d+ ms")
+
+    def latency_rows(screen: str) -> int:
+        return len(latency.findall(screen))
+
+    with TmuxSession([str(GUILDWATCH), "--demo"], width=80, height=24, env=env) as pane:
+        screen = pane.wait_for(lambda s: latency_rows(s) >= 3, timeout=30)
+        assert "Aurora 1" in screen
+        # The simulated deploy begins 15 s in and lasts 10 s.
+        screen = pane.wait_for("deploying v1.1", timeout=45)
+        assert "Maintenance" in screen
+        pane.send_keys("q")
+        screen = pane.wait_for("[exit", timeout=30)
+        assert "[exit 0]" in screen
