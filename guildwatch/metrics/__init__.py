@@ -23,7 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, ThreadingWSGI
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
-from guildwatch.store import ConnectionState, GuildSnapshot, Source, StatusStore
+from guildwatch.store import BotStatus, ConnectionState, GuildSnapshot, Source, StatusStore
 
 STATES: tuple[ConnectionState, ...] = get_args(ConnectionState)
 SOURCES: tuple[Source, ...] = get_args(Source)
@@ -46,6 +46,11 @@ class StoreCollector(Collector):
         heartbeat = GaugeMetricFamily(
             "guildwatch_guild_last_heartbeat_timestamp_seconds",
             "When the bot last reported in, as the server says (Unix time)",
+            labels=_LABELS,
+        )
+        latency = GaugeMetricFamily(
+            "guildwatch_guild_latency_seconds",
+            "The bot's gateway latency for the guild's shard; absent while not reported",
             labels=_LABELS,
         )
         state = GaugeMetricFamily(
@@ -77,6 +82,8 @@ class StoreCollector(Collector):
                 up.add_metric(labels, 1.0 if status.healthy else 0.0)
                 if status.last_heartbeat is not None:
                     heartbeat.add_metric(labels, status.last_heartbeat.timestamp())
+                if (seconds := _latency_seconds(status)) is not None:
+                    latency.add_metric(labels, seconds)
             for name in STATES:
                 state.add_metric([*labels, name], 1.0 if snapshot.connection == name else 0.0)
             if snapshot.source is not None:
@@ -86,7 +93,15 @@ class StoreCollector(Collector):
             reconnects.add_metric(labels, counters.reconnects)
             polls.add_metric(labels, counters.polls)
             events.add_metric(labels, counters.events)
-        yield from (up, heartbeat, state, source, reconnects, polls, events)
+        yield from (up, heartbeat, latency, state, source, reconnects, polls, events)
+
+
+def _latency_seconds(status: BotStatus) -> float | None:
+    # Only an online guild's latency is current: a bot that went offline keeps its last
+    # report in the store, and a stale number would look like a live one on a dashboard.
+    if not status.healthy or status.latency_ms is None:
+        return None
+    return status.latency_ms / 1000
 
 
 def registry_for(store: StatusStore) -> CollectorRegistry:
@@ -108,6 +123,7 @@ class _GuildLines(NamedTuple):
     labels: str
     up: str
     heartbeat: str
+    latency: str
     state: str
     source: str
 
@@ -115,12 +131,14 @@ class _GuildLines(NamedTuple):
 def _lines(snapshot: GuildSnapshot) -> _GuildLines:
     labels = f'guild="{_escape(snapshot.guild_id)}",name="{_escape(snapshot.name or "")}"'
     status = snapshot.status
-    up = heartbeat = source = ""
+    up = heartbeat = latency = source = ""
     if status is not None:
         up = f"guildwatch_guild_up{{{labels}}} {1 if status.healthy else 0}\n"
         if status.last_heartbeat is not None:
             stamp = _go_float(status.last_heartbeat.timestamp())
             heartbeat = f"guildwatch_guild_last_heartbeat_timestamp_seconds{{{labels}}} {stamp}\n"
+        if (seconds := _latency_seconds(status)) is not None:
+            latency = f"guildwatch_guild_latency_seconds{{{labels}}} {_go_float(seconds)}\n"
     state = "".join(
         f'guildwatch_guild_connection_state{{{labels},state="{name}"}} '
         f"{1 if snapshot.connection == name else 0}\n"
@@ -132,7 +150,7 @@ def _lines(snapshot: GuildSnapshot) -> _GuildLines:
             f"{1 if snapshot.source == name else 0}\n"
             for name in SOURCES
         )
-    return _GuildLines(snapshot, labels, up, heartbeat, state, source)
+    return _GuildLines(snapshot, labels, up, heartbeat, latency, state, source)
 
 
 def _go_float(value: float) -> str:
@@ -166,6 +184,7 @@ class StoreExposition:
         store, cache = self._store, self._cache
         up: list[str] = []
         heartbeat: list[str] = []
+        latency: list[str] = []
         state: list[str] = []
         source: list[str] = []
         reconnects: list[str] = []
@@ -177,6 +196,7 @@ class StoreExposition:
                 lines = cache[snapshot.guild_id] = _lines(snapshot)
             up.append(lines.up)
             heartbeat.append(lines.heartbeat)
+            latency.append(lines.latency)
             state.append(lines.state)
             source.append(lines.source)
             counters = store.counters(snapshot.guild_id)
@@ -184,7 +204,7 @@ class StoreExposition:
             reconnects.append(f"guildwatch_reconnects_total{{{labels}}} {counters.reconnects}\n")
             polls.append(f"guildwatch_polls_total{{{labels}}} {counters.polls}\n")
             events.append(f"guildwatch_events_total{{{labels}}} {counters.events}\n")
-        groups = (up, heartbeat, state, source, reconnects, polls, events)
+        groups = (up, heartbeat, latency, state, source, reconnects, polls, events)
         text = "".join(
             header + "".join(group) for header, group in zip(self._headers, groups, strict=True)
         )

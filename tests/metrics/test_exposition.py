@@ -103,6 +103,22 @@ def test_reconnects_count_each_connection_after_the_first() -> None:
     assert store.counters("1").reconnects == 2
 
 
+def test_latency_is_the_online_guilds_gateway_latency_in_seconds() -> None:
+    store = StatusStore()
+    for guild in ("up", "down", "quiet"):
+        store.add_guild(guild)
+    store.apply_status("up", BotStatus(True, BEAT, "1", latency_ms=42.0), source="stream")
+    # An offline guild's last report is not its latency now.
+    store.apply_status("down", BotStatus(False, BEAT, "1", latency_ms=42.0), source="stream")
+    store.apply_status("quiet", BotStatus(True, BEAT, "1"), source="stream")
+    text = render(store)
+    assert value(text, "guildwatch_guild_latency_seconds", guild="up") == 0.042
+    assert value(text, "guildwatch_guild_latency_seconds", guild="down") is None
+    assert value(text, "guildwatch_guild_latency_seconds", guild="quiet") is None
+    assert families(text) == families(generate_latest(registry_for(store)).decode())
+    promtool_check(text)
+
+
 def test_the_fast_rendering_says_what_prometheus_client_says() -> None:
     store = StatusStore()
     odd = ['quote " here', "back\\slash", "new\nline", "ünïcødé ✓", ""]
