@@ -1,12 +1,15 @@
 """Bot vitals end to end: a heartbeat POSTed to the real server changes the screen within a
-second (Pilot, real engine, real server), and ``guildwatch --demo`` in tmux shows latency per
-guild and the simulated maintenance message."""
+second (Pilot, real engine, real server), so does one from the bot's side (the agent's
+``Heartbeat`` and the ``guildwatch-heartbeat`` command), and ``guildwatch --demo`` in tmux shows
+latency per guild and the simulated maintenance message."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from guildwatch.agent import Heartbeat, ShardVitals, Vitals
 from guildwatch.engine import Engine
 from guildwatch.store import StatusStore
 from guildwatch.ui import GuildwatchApp
@@ -66,6 +70,47 @@ async def test_a_heartbeat_with_vitals_changes_the_screen_within_a_second(
         bot = {"shards": [{"id": 0, "latencyMs": 77}], "guilds": {GUILD: 0}}
         await asyncio.to_thread(_post, real_server, "/api/v1/bot/heartbeat", bot)
         await _shown_within(app, pilot, 1.0, "Online · 77 ms")
+        await pilot.press("q")
+
+
+async def test_the_bots_side_changes_the_screen_within_a_second(
+    real_server: RunningServer,
+) -> None:
+    store = StatusStore()
+    store.add_guild(GUILD, name="Alpha")
+    engine = Engine(fast_settings(real_server.url, token=real_server.token), store)
+    app = GuildwatchApp(store, engine, animation=False)
+    command = Path(sys.executable).parent / "guildwatch-heartbeat"
+    bot_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GUILDWATCH_")},
+        "GUILDWATCH_BOT_TOKEN": real_server.bot_token,
+    }
+    vitals = Vitals(
+        latency=0.0312,
+        shards=(ShardVitals(0, True, 0.0312), ShardVitals(1, True, 0.05)),
+        shard_count=2,
+        guilds={GUILD: 0},
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await asyncio.to_thread(real_server.heartbeat, GUILD, "1.2.3")
+        await _shown_within(app, pilot, 10.0, "◉ Online")
+
+        # The library a bot embeds: one bot-level beat with its shards' latency.
+        heartbeat = Heartbeat(
+            real_server.url, real_server.bot_token, version="1.3.0", vitals=lambda: vitals
+        )
+        assert await heartbeat.beat(), heartbeat.last_error
+        await heartbeat.aclose()
+        await _shown_within(app, pilot, 1.0, "Online · 31 ms")
+
+        # The command a bot in any language runs (the token from the environment).
+        args = [str(command), "--api", real_server.url, "--guild", GUILD, "--version", "1.3.0"]
+        args += ["--state", "maintenance", "--message", "deploying v1.4"]
+        result = await asyncio.to_thread(
+            subprocess.run, args, env=bot_env, capture_output=True, text=True, timeout=30
+        )
+        assert result.returncode == 0, result.stderr
+        await _shown_within(app, pilot, 1.0, "Maintenance · deploying v1.4")
         await pilot.press("q")
 
 
