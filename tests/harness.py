@@ -160,6 +160,7 @@ def config_to_argv(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
         argv.append("--faults")
     if config.redis is not None:
         argv += ["--redis", config.redis, "--redis-prefix", config.redis_prefix]
+        argv += ["--replica-ttl", repr(config.replica_ttl)]
     entries = [
         token if guilds is None else f"{token}:{'|'.join(sorted(guilds))}"
         for token, guilds in config.tokens.items()

@@ -266,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="prefix of every Redis key (default guildwatch:)",
     )
     add(
+        "--replica-ttl",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="with --redis: a replica silent this long (crashed) stops counting toward the "
+        "per-token stream limit (default 10)",
+    )
+    add(
         "--http2",
         action="store_true",
         help="serve HTTP/2 too (cleartext, prior knowledge) on hypercorn, so many guilds' "
@@ -339,4 +347,5 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerC
         http2=args.http2,
         redis=args.redis,
         redis_prefix=args.redis_prefix,
+        replica_ttl=args.replica_ttl,
     )
