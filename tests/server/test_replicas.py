@@ -23,7 +23,7 @@ from guildwatch.store import StatusStore
 from tests.conftest import ServerFactory
 from tests.engine.support import running
 from tests.engine.support import wait_until as wait_until_async
-from tests.harness import GUILDS, RedisProcess, RunningServer
+from tests.harness import GUILDS, ProcessRunner, RedisProcess, RunningServer
 from tests.server.conftest import redis_prefix
 from tests.server.sse import SseItem, SseReader, open_stream
 
@@ -263,6 +263,7 @@ async def test_redis_down_streams_stay_open_new_requests_get_503_and_it_recovers
         assert pushed.json()["version"] == "back"
         assert (await client.get(two.status_url(GUILD), headers=two.auth)).status_code == 200
     for server in (one, two):
+        assert isinstance(server.runner, ProcessRunner)
         outage_lines = [ln for ln in server.runner.output().splitlines() if "unreachable" in ln]
         # One line for the outage, not one per request.
         assert len(outage_lines) == 1, outage_lines
