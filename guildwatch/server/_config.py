@@ -88,6 +88,8 @@ class ServerConfig:
     so that several replicas serve one truth; None keeps it in this process and ``db``."""
     redis_prefix: str = "guildwatch:"
     """Prefix of every Redis key, so that one Redis can hold several deployments."""
+    redis_connections: int = 32
+    """Connections each replica keeps to Redis at most (requests queue for one)."""
     redis_retry_after: int = 2
     """``Retry-After`` seconds of the 503 sent while Redis cannot be reached."""
     replica_ttl: float = 10.0

@@ -204,8 +204,18 @@ class RedisStore:
             "socket_connect_timeout": 1.0,
             "retry": Retry(NoBackoff(), 1),
         }
-        self._redis = aioredis.Redis.from_url(self._url, socket_timeout=5.0, **options)
-        # The fan-out reader blocks up to a second per read.
+        # A bounded pool that makes requests wait their turn: 1,000 streams opening at once
+        # must queue for connections, not fail (redis-py's default pool raises at its cap).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self._url,
+            max_connections=config.redis_connections,
+            timeout=5.0,
+            socket_timeout=5.0,
+            **options,
+        )
+        self._pool = pool
+        self._redis = aioredis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 1))
+        # The fan-out reader has its own connection: it blocks up to a second per read.
         self._reader = aioredis.Redis.from_url(self._url, socket_timeout=5.0, **options)
         self._emit = self._redis.register_script(_EMIT)
         self._sweep = self._redis.register_script(_SWEEP)
@@ -312,6 +322,8 @@ class RedisStore:
         for client in (self._redis, self._reader):
             with contextlib.suppress(*_ERRORS):
                 await client.aclose()
+        with contextlib.suppress(*_ERRORS):
+            await self._pool.disconnect()
 
     # -- reading -------------------------------------------------------------------------
 

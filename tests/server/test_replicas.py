@@ -370,3 +370,35 @@ def test_a_replica_refuses_simulate_and_a_redis_it_cannot_reach(tmp_path: Path) 
     assert unreachable.returncode == 2
     assert "--redis: cannot use redis://127.0.0.1:1/0" in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
+
+
+async def test_more_streams_opening_at_once_than_redis_connections_all_open(
+    server_factory: ServerFactory, redis_server: RedisProcess
+) -> None:
+    # Regression: redis-py's default pool raised MaxConnectionsError past 100 concurrent
+    # commands, so a burst of streams got 503s from a healthy Redis.
+    server = server_factory(
+        redis=redis_server.url, redis_prefix=redis_prefix(), max_streams_per_token=1000
+    )
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+
+    async def open_one() -> bytes:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            f"GET /api/v1/guilds/{GUILD}/status/stream HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {server.token}\r\nAccept: text/event-stream\r\n\r\n".encode()
+        )
+        received = b""
+        try:
+            while b"\ndata: " not in received and b"\r\n\r\n{" not in received:
+                chunk = await reader.read(4096)
+                if not chunk:
+                    break
+                received += chunk
+        finally:
+            writer.close()
+        return received.split(b"\r\n", 1)[0]
+
+    async with asyncio.timeout(60):
+        status_lines = await asyncio.gather(*(open_one() for _ in range(250)))
+    assert set(status_lines) == {b"HTTP/1.1 200 OK"}
