@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="keep guild state, event ids and history in Redis (redis://host:port/db), so that "
         "several replicas behind a load balancer serve one truth (needs guildwatch[redis]); "
-        "replaces --db",
+        "replaces --db; also GUILDWATCH_SERVER_REDIS, which keeps a password off the process list",
     )
     add(
         "--redis-prefix",
@@ -320,9 +320,11 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerC
         metrics_token = lines[0]
     if metrics_token is not None and any(ch.isspace() for ch in metrics_token):
         raise ConfigError("the metrics token must not contain whitespace")
-    if args.redis and args.simulate:
+    # The URL may hold a password: the environment keeps it off the process list.
+    redis_url = args.redis or environ.get("GUILDWATCH_SERVER_REDIS", "").strip() or None
+    if redis_url and args.simulate:
         raise ConfigError("--simulate runs its bot in this process: it cannot be used with --redis")
-    if args.redis and not args.redis.startswith(("redis://", "rediss://", "unix://")):
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("--redis: expected a redis://, rediss:// or unix:// URL")
     offline_after = args.offline_after
     if offline_after is None:
@@ -347,7 +349,7 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerC
         faults=args.faults,
         metrics_token=metrics_token,
         http2=args.http2,
-        redis=args.redis,
+        redis=redis_url,
         redis_prefix=args.redis_prefix,
         replica_ttl=args.replica_ttl,
     )
