@@ -21,6 +21,7 @@ BENCHMARKS = (
     "memory",
     "reconnect",
     "server_fanout",
+    "redis_fanout",
     "metrics",
 )
 

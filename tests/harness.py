@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -156,6 +158,9 @@ def config_to_argv(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
         argv += ["--sim-period", repr(config.sim_period)]
     if config.faults:
         argv.append("--faults")
+    if config.redis is not None:
+        argv += ["--redis", config.redis, "--redis-prefix", config.redis_prefix]
+        argv += ["--replica-ttl", repr(config.replica_ttl)]
     entries = [
         token if guilds is None else f"{token}:{'|'.join(sorted(guilds))}"
         for token, guilds in config.tokens.items()
@@ -371,3 +376,72 @@ def start_server(*, subprocess: bool = False, **overrides: Any) -> RunningServer
 def tmp_db(directory: Path) -> str:
     """A database file path inside a test's ``tmp_path``."""
     return str(directory / "server.sqlite3")
+
+
+REDIS_SERVER = shutil.which("redis-server")
+"""Debian's redis-server (``.ci/run`` installs it), or None."""
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (for programs that cannot take port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class RedisProcess:
+    """A real ``redis-server`` on a free loopback port with its own directory.
+
+    Append-only file on, no RDB snapshots; ``fsync_always`` makes every write durable before
+    Redis answers (``appendfsync always``), so that a kill -9 loses nothing acknowledged.
+    :meth:`kill` and :meth:`start` again keep the port and the directory.
+    """
+
+    def __init__(self, directory: Path, *, fsync_always: bool = False) -> None:
+        if REDIS_SERVER is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        self.directory = directory
+        self.fsync_always = fsync_always
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        assert REDIS_SERVER is not None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        argv = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--dir", str(self.directory), "--save", "", "--appendonly", "yes"]
+        argv += ["--appendfsync", "always" if self.fsync_always else "everysec"]
+        argv += ["--daemonize", "no", "--logfile", str(self.directory / "redis.log")]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self.ping, START_TIMEOUT, "redis-server to answer PING")
+
+    def ping(self) -> bool:
+        """Whether the server answers ``PING`` now (raw RESP, no client library)."""
+        if self.process is None or self.process.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final write."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(STOP_TIMEOUT)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.process = None

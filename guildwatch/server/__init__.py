@@ -15,7 +15,9 @@ offline threshold; any :class:`ServerConfig` works the same way. ``start()`` bin
 a free port) and returns the URL; ``stop()`` ends every stream
 cleanly and flushes the database, within ``config.shutdown_timeout``. From a thread, run both in
 that thread's own loop (see ``tests/harness.py``). Modules: ``_config`` (flags, tokens),
-``_auth``, ``_model`` (statuses, event ring, offline timers), ``_db`` (SQLite), ``_http`` /
+``_auth``, ``_model`` (statuses, event ring, offline timers), ``_store`` (the storage interface
+and its in-process implementation), ``_db`` (SQLite), ``_redis`` (``--redis``: several
+replicas on one Redis), ``_http`` /
 ``_app`` / ``_stream`` (routes), ``_faults``, ``_simulate``, ``_server`` (lifecycle), ``main``.
 """
 

@@ -20,8 +20,10 @@ from guildwatch.server._http import (
     check_client,
     error_response,
     fault_response,
+    unavailable_response,
 )
 from guildwatch.server._metrics import CountResponses, MetricsEndpoint, ServerMetrics
+from guildwatch.server._store import StoreUnavailable
 from guildwatch.server._stream import StreamEndpoint
 from guildwatch.server._vitals import VitalsError, bot_heartbeat, guild_heartbeat, parse_json
 
@@ -56,25 +58,25 @@ async def guild_status(request: Request) -> Response:
     """``GET /api/v1/guilds/{guild}/status``: the current status object."""
     state = _state(request)
     guild_id = request.path_params["guild"]
-    checked = check_client(state, request, guild_id)
+    checked = await check_client(state, request, guild_id)
     if isinstance(checked, Response):
         return checked
     forced = fault_response(state, guild_id)
     if forced is not None:
         return forced
-    return JSONResponse(state.model.status(guild_id), headers={"Cache-Control": "no-cache"})
+    status = await state.store.status(guild_id)
+    return JSONResponse(status, headers={"Cache-Control": "no-cache"})
 
 
 async def guild_list(request: Request) -> Response:
     """``GET /api/v1/guilds``: the guilds this token may see, with names."""
     state = _state(request)
-    checked = check_client(state, request, None)
+    checked = await check_client(state, request, None)
     if isinstance(checked, Response):
         return checked
-    model = state.model
     guilds = [
-        {"id": guild_id, "name": model.name(guild_id) or guild_id}
-        for guild_id in model.guild_ids
+        {"id": guild_id, "name": name or guild_id}
+        for guild_id, name in await state.store.guilds()
         if checked.allows(guild_id)
     ]
     return JSONResponse({"guilds": guilds})
@@ -106,8 +108,8 @@ async def heartbeat(request: Request) -> Response:
         version, vitals = guild_heartbeat(body)
     except VitalsError as exc:
         raise HTTPException(422, str(exc)) from None
-    state.model.heartbeat(guild_id, version, vitals)
-    return JSONResponse(state.model.status(guild_id))
+    # Answered only once the store has it: a 2xx heartbeat is never lost.
+    return JSONResponse(await state.store.heartbeat(guild_id, version, vitals))
 
 
 async def set_fault(request: Request) -> Response:
@@ -123,11 +125,11 @@ async def set_fault(request: Request) -> Response:
     except FaultError as exc:
         raise HTTPException(422, str(exc)) from None
     previous = state.faults.set(guild_id, fault)
-    model = state.model
+    store = state.store
     if fault.status is not None or (previous.stall and not fault.stall):
-        model.close_streams(guild_id, "fault")
+        store.close_streams(guild_id, "fault")
     elif fault.drop_after is not None:
-        model.close_streams(guild_id, "fault", sent_at_least=fault.drop_after)
+        store.close_streams(guild_id, "fault", sent_at_least=fault.drop_after)
     return JSONResponse({"guild": guild_id, "fault": fault.as_json()})
 
 
@@ -140,6 +142,11 @@ _ERROR_CODES = {
 }
 
 
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StoreUnavailable)
+    return unavailable_response(exc)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _ERROR_CODES.get(exc.status_code, "error")
@@ -147,7 +154,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(state: AppState) -> Starlette:
-    """The ASGI app over a running :class:`StatusModel` (see :class:`ReferenceServer`)."""
+    """The ASGI app over a started :class:`Store` (see :class:`ReferenceServer`)."""
     metrics = ServerMetrics()
     scrape = MetricsEndpoint(metrics, state.config.metrics_token)
     routes = [
@@ -170,7 +177,7 @@ def create_app(state: AppState) -> Starlette:
         routes.append(Route("/api/v1/_faults/{guild}", set_fault, methods=["POST"]))
     app = Starlette(
         routes=routes,
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: _http_error, StoreUnavailable: _store_unavailable},
         middleware=[Middleware(CountResponses, metrics=metrics)],
     )
     app.state.guildwatch = state
@@ -190,13 +197,13 @@ async def bot_heartbeat_route(request: Request) -> Response:
         report = bot_heartbeat(body)
     except VitalsError as exc:
         raise HTTPException(422, str(exc)) from None
-    return JSONResponse({"guilds": state.model.bot_heartbeat(report)})
+    return JSONResponse({"guilds": await state.store.bot_heartbeat(report)})
 
 
 async def bot_status(request: Request) -> Response:
     """``GET /api/v1/bot/status``: the bot as a whole, for any valid client token."""
     state = _state(request)
-    checked = check_client(state, request, None)
+    checked = await check_client(state, request, None)
     if isinstance(checked, Response):
         return checked
-    return JSONResponse(state.model.bot_status(), headers={"Cache-Control": "no-cache"})
+    return JSONResponse(await state.store.bot_status(), headers={"Cache-Control": "no-cache"})

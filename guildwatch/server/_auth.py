@@ -7,6 +7,7 @@ token matched. Tokens are never logged or echoed: errors name the header, not it
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ class Grant:
     """Stable per-token key for stream accounting (an index, so the token is not kept twice)."""
     guilds: frozenset[str] | None
     """Guild ids this token may see, or None for all."""
+    tag: str = ""
+    """The same per token on every replica (a hash prefix, not the token): the key of the
+    stream count shared through Redis."""
 
     def allows(self, guild_id: str) -> bool:
         """Whether this token may see ``guild_id``."""
@@ -60,6 +64,7 @@ class Authenticator:
     def __init__(self, client_tokens: TokenGrants, bot_tokens: Iterable[str]) -> None:
         self._clients = list(client_tokens.items())
         self._client_tokens = [token for token, _ in self._clients]
+        self._tags = [hashlib.sha256(t.encode()).hexdigest()[:24] for t in self._client_tokens]
         self._bot_tokens = list(bot_tokens)
 
     def client(self, authorization: str | None) -> Grant | None:
@@ -70,7 +75,7 @@ class Authenticator:
         index = _match(token, self._client_tokens)
         if index is None:
             return None
-        return Grant(key=index, guilds=self._clients[index][1])
+        return Grant(key=index, guilds=self._clients[index][1], tag=self._tags[index])
 
     def bot(self, authorization: str | None) -> bool:
         """Whether an ``Authorization`` header carries a valid bot token."""

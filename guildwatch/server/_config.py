@@ -83,6 +83,22 @@ class ServerConfig:
     """Expose ``POST /api/v1/_faults/{guild}`` (tests only)."""
     metrics_token: str | None = field(default=None, repr=False)
     """Bearer token ``GET /metrics`` asks for; None: loopback clients only, no token."""
+    redis: str | None = field(default=None, repr=False)
+    """``redis://host:port/db`` (may hold a password, hence no repr): keep the state in Redis
+    so that several replicas serve one truth; None keeps it in this process and ``db``."""
+    redis_prefix: str = "guildwatch:"
+    """Prefix of every Redis key, so that one Redis can hold several deployments."""
+    redis_connections: int = 32
+    """Connections each replica keeps to Redis at most (requests queue for one)."""
+    redis_retry_after: int = 2
+    """``Retry-After`` seconds of the 503 sent while Redis cannot be reached."""
+    replica_ttl: float = 10.0
+    """A replica that has not refreshed its liveness key for this long (crashed) no longer
+    counts toward the per-token stream limit."""
+    sweep_interval: float = 0.2
+    """Longest wait between two looks for guilds past their offline deadline (Redis only)."""
+    fanout_maxlen: int = 10_000
+    """Approximate length of the Redis stream that carries every event to every replica."""
     http2: bool = False
     """Serve with hypercorn, which speaks HTTP/2 (cleartext prior knowledge, h2c) as well as
     HTTP/1.1, instead of uvicorn (HTTP/1.1 only): the many-guilds path, tested for real."""
@@ -239,6 +255,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--faults", action="store_true", help="enable fault injection (tests only)")
     add(
+        "--redis",
+        metavar="URL",
+        help="keep guild state, event ids and history in Redis (redis://host:port/db), so that "
+        "several replicas behind a load balancer serve one truth (needs guildwatch[redis]); "
+        "replaces --db; also GUILDWATCH_SERVER_REDIS, which keeps a password off the process list",
+    )
+    add(
+        "--redis-prefix",
+        default="guildwatch:",
+        metavar="PREFIX",
+        help="prefix of every Redis key (default guildwatch:)",
+    )
+    add(
+        "--replica-ttl",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="with --redis: a replica silent this long (crashed) stops counting toward the "
+        "per-token stream limit (default 10)",
+    )
+    add(
         "--http2",
         action="store_true",
         help="serve HTTP/2 too (cleartext, prior knowledge) on hypercorn, so many guilds' "
@@ -283,6 +320,12 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerC
         metrics_token = lines[0]
     if metrics_token is not None and any(ch.isspace() for ch in metrics_token):
         raise ConfigError("the metrics token must not contain whitespace")
+    # The URL may hold a password: the environment keeps it off the process list.
+    redis_url = args.redis or environ.get("GUILDWATCH_SERVER_REDIS", "").strip() or None
+    if redis_url and args.simulate:
+        raise ConfigError("--simulate runs its bot in this process: it cannot be used with --redis")
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("--redis: expected a redis://, rediss:// or unix:// URL")
     offline_after = args.offline_after
     if offline_after is None:
         offline_after = SIMULATE_OFFLINE_AFTER if args.simulate else DEFAULT_OFFLINE_AFTER
@@ -306,4 +349,7 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerC
         faults=args.faults,
         metrics_token=metrics_token,
         http2=args.http2,
+        redis=redis_url,
+        redis_prefix=args.redis_prefix,
+        replica_ttl=args.replica_ttl,
     )

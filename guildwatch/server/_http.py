@@ -8,7 +8,6 @@ so it cannot probe which guilds exist.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -17,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from guildwatch.server._auth import Authenticator, Grant
 from guildwatch.server._config import GUILD_ID_RE, ServerConfig
 from guildwatch.server._faults import FaultBoard, retry_after_header
-from guildwatch.server._model import StatusModel
+from guildwatch.server._store import Store, StoreUnavailable
 
 
 @dataclass(slots=True)
@@ -26,10 +25,8 @@ class AppState:
 
     config: ServerConfig
     auth: Authenticator
-    model: StatusModel
+    store: Store
     faults: FaultBoard | None
-    open_streams: Counter[int] = field(default_factory=Counter)
-    """Open streams per client token (by :attr:`Grant.key`)."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -45,8 +42,22 @@ def error_response(
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="guildwatch"'}
 
 
-def check_client(state: AppState, request: Request, guild_id: str | None) -> Grant | Response:
-    """Authorise a client request for ``guild_id`` (None: no guild involved)."""
+def unavailable_response(exc: StoreUnavailable) -> Response:
+    """503 + ``Retry-After``: the storage cannot answer, so nothing stale is served as fresh."""
+    return error_response(
+        503,
+        "unavailable",
+        "the server's storage is unavailable; try again shortly",
+        {"Retry-After": str(exc.retry_after)},
+    )
+
+
+async def check_client(state: AppState, request: Request, guild_id: str | None) -> Grant | Response:
+    """Authorise a client request for ``guild_id`` (None: no guild involved).
+
+    Raises:
+        StoreUnavailable: Whether the guild is known cannot be told now.
+    """
     grant = state.auth.client(request.headers.get("authorization"))
     if grant is None:
         return error_response(
@@ -58,7 +69,7 @@ def check_client(state: AppState, request: Request, guild_id: str | None) -> Gra
         return error_response(404, "not_found", "not a valid guild id")
     if not grant.allows(guild_id):
         return error_response(403, "forbidden", f"this token may not see guild {guild_id}")
-    if not state.model.has(guild_id):
+    if not await state.store.has(guild_id):
         return error_response(404, "not_found", f"unknown guild {guild_id}")
     return grant
 

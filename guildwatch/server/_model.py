@@ -87,6 +87,8 @@ class Subscriber:
         """Why the stream must end (``overflow``, ``fault``, ``shutdown``), or None."""
         self.sent = 0
         """Events the stream has sent so far (kept by the stream, read by faults)."""
+        self.last_id = 0
+        """The newest event id handed to this stream (queued or sent first)."""
 
     def push(self, event: Event) -> None:
         """Queue an event for this stream, or close it if it is too far behind."""
@@ -96,6 +98,7 @@ class Subscriber:
             self.close("overflow")
             return
         self._pending.append(event)
+        self.last_id = max(self.last_id, event.id)
         self._wakeup.set()
 
     def close(self, reason: str) -> None:
@@ -208,6 +211,29 @@ class _Bot(_Channel):
         self.shard_count = 0
         self.shards: list[_ShardState] = []
 
+    def apply(self, report: BotReport, now: datetime) -> None:
+        """Take in a bot heartbeat received at ``now`` (shards keep their last ack)."""
+        counts = Counter(report.guilds.values())
+        known = {shard.id: shard for shard in self.shards}
+        shards = []
+        for reported in report.shards:
+            shard = known.get(reported.id) or _ShardState(reported.id)
+            shard.connected = reported.connected
+            shard.latency_ms = reported.latency_ms
+            shard.guilds = counts.get(reported.id, 0)
+            if reported.connected:
+                shard.last_ack = now
+            shards.append(shard)
+        self.shards = shards
+        self.shard_count = report.shard_count
+        self.guild_count = len(report.guilds)
+        self.version = report.version
+        self.started_at = report.started_at
+        self.state = report.state
+        self.message = report.message
+        self.last_heartbeat = now
+        self.healthy = True
+
     def status(self) -> dict[str, Any]:
         return {
             "healthy": self.healthy,
@@ -269,6 +295,44 @@ class _Bot(_Channel):
             shard.guilds = count if type(count) is int else 0
             shard.last_ack = moment(raw.get("lastAck"))
             self.shards.append(shard)
+
+
+BotStatus = _Bot
+"""The bot-level status as an object (the Redis store rebuilds it per bot heartbeat)."""
+
+
+def shard_statuses(report: BotReport, beat: str) -> dict[int, tuple[Vitals, str]]:
+    """Per shard of a bot heartbeat: the vitals its guilds get and their status as JSON.
+
+    Every guild on one shard says the same thing, so the status is serialised once per shard.
+    """
+    per_shard: dict[int, tuple[Vitals, str]] = {}
+    for reported in report.shards:
+        state = report.state
+        if not reported.connected and state not in ("maintenance", "starting"):
+            state = "degraded"
+        vitals = Vitals(
+            latency_ms=reported.latency_ms,
+            shard=Shard(reported.id, report.shard_count, reported.connected),
+            state=state,
+            message=report.message,
+            started_at=report.started_at,
+        )
+        status: dict[str, object] = {
+            "healthy": True,
+            "lastHeartbeat": beat,
+            "version": report.version,
+            **vitals.as_json(),
+        }
+        per_shard[reported.id] = (vitals, json.dumps(status, separators=(",", ":")))
+    return per_shard
+
+
+def offline_copy(data: str) -> str:
+    """The same status JSON with ``healthy`` false (what the offline timer will emit)."""
+    status = json.loads(data)
+    status["healthy"] = False
+    return json.dumps(status, separators=(",", ":"))
 
 
 class StatusModel:
@@ -408,27 +472,7 @@ class StatusModel:
     def update_bot(self, report: BotReport) -> None:
         """Record the bot-level part of a bot heartbeat (the guilds are :meth:`bot_heartbeat`'s)."""
         bot = self._bot
-        now = self._clock()
-        counts = Counter(report.guilds.values())
-        known = {shard.id: shard for shard in bot.shards}
-        shards = []
-        for reported in report.shards:
-            shard = known.get(reported.id) or _ShardState(reported.id)
-            shard.connected = reported.connected
-            shard.latency_ms = reported.latency_ms
-            shard.guilds = counts.get(reported.id, 0)
-            if reported.connected:
-                shard.last_ack = now
-            shards.append(shard)
-        bot.shards = shards
-        bot.shard_count = report.shard_count
-        bot.guild_count = len(report.guilds)
-        bot.version = report.version
-        bot.started_at = report.started_at
-        bot.state = report.state
-        bot.message = report.message
-        bot.last_heartbeat = now
-        bot.healthy = True
+        bot.apply(report, self._clock())
         self._arm(bot, self._offline_after)
         self._bot_dirty = True
         self._emit(bot)
@@ -443,25 +487,7 @@ class StatusModel:
         now = self._bot.last_heartbeat
         assert now is not None
         beat = rfc3339(now)
-        per_shard: dict[int, tuple[Vitals, str]] = {}
-        for reported in report.shards:
-            state = report.state
-            if not reported.connected and state not in ("maintenance", "starting"):
-                state = "degraded"
-            vitals = Vitals(
-                latency_ms=reported.latency_ms,
-                shard=Shard(reported.id, report.shard_count, reported.connected),
-                state=state,
-                message=report.message,
-                started_at=report.started_at,
-            )
-            status: dict[str, object] = {
-                "healthy": True,
-                "lastHeartbeat": beat,
-                "version": report.version,
-                **vitals.as_json(),
-            }
-            per_shard[reported.id] = (vitals, json.dumps(status, separators=(",", ":")))
+        per_shard = shard_statuses(report, beat)
         guilds = self._guilds
         covered: list[_Guild] = []
         batch = _Batch(covered)

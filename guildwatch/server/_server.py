@@ -1,8 +1,9 @@
 """Run the reference server in-process: :class:`ReferenceServer`.
 
 It owns the whole lifecycle in a fixed order, so that a stop is always clean and bounded:
-start = open SQLite, restore guilds, build the model, start the simulated bot, bind the socket,
-serve; stop = end every stream (their bodies end cleanly), stop uvicorn, flush SQLite.
+start = open the store (SQLite or Redis, :mod:`._store`), restore guilds, start the simulated bot,
+bind the socket, serve; stop = end every stream (their bodies end cleanly), stop uvicorn, flush
+and close the store.
 
 uvicorn never installs signal handlers here (:class:`_Server`): the caller decides what a signal
 means (``main`` stops on SIGINT/SIGTERM; a Textual app has its own keys), and uvicorn's habit of
@@ -18,7 +19,6 @@ import contextlib
 import math
 import os
 import socket
-import time
 from collections.abc import Callable, Generator
 from datetime import datetime
 from types import TracebackType
@@ -29,11 +29,11 @@ from sse_starlette.sse import AppStatus
 from guildwatch.server._app import create_app
 from guildwatch.server._auth import Authenticator
 from guildwatch.server._config import ConfigError, ServerConfig
-from guildwatch.server._db import Database
 from guildwatch.server._faults import FaultBoard
 from guildwatch.server._http import AppState
 from guildwatch.server._model import StatusModel, utc_now
 from guildwatch.server._simulate import Simulator
+from guildwatch.server._store import LocalStore, Store
 
 
 class _Server(uvicorn.Server):
@@ -80,29 +80,34 @@ class ReferenceServer:
     def __init__(self, config: ServerConfig, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.config = config
         self._clock = clock
-        self._db: Database | None = None
         self._state: AppState | None = None
         self._simulator: Simulator | None = None
         self._server: _Server | None = None
         self._serve_task: asyncio.Task[None] | None = None
-        self._flush_task: asyncio.Task[None] | None = None
-        self._saved_event_id = 0
         self._sock: socket.socket | None = None
         self._http2_stop: asyncio.Event | None = None
         self.url = ""
         """``http://host:port`` once started."""
 
     @property
-    def model(self) -> StatusModel:
-        """The live status model (started servers only)."""
+    def store(self) -> Store:
+        """The live store (started servers only)."""
         if self._state is None:
             raise RuntimeError("the server is not running")
-        return self._state.model
+        return self._state.store
+
+    @property
+    def model(self) -> StatusModel:
+        """The live status model of a server without ``--redis`` (started servers only)."""
+        store = self.store
+        if not isinstance(store, LocalStore):
+            raise RuntimeError("a server on Redis has no in-process model")
+        return store.model
 
     @property
     def guild_ids(self) -> list[str]:
-        """Every guild served, in the order they became known."""
-        return self.model.guild_ids
+        """Every guild served, in the order they became known (with Redis: as of start)."""
+        return self.store.guild_ids
 
     async def start(self) -> str:
         """Restore state, bind, serve; returns the base URL.
@@ -115,48 +120,31 @@ class ReferenceServer:
             raise RuntimeError("the server is already running")
         config = self.config
         AppStatus.should_exit = False  # process-global; a previous server may have set it
-        db = Database(config.db)
+        store: Store
+        if config.redis is not None:
+            # Imported here: the redis extra is needed only with --redis.
+            from guildwatch.server._redis import RedisStore
+
+            store = RedisStore(config, self._clock)
+        else:
+            store = LocalStore(config, self._clock)
+        await store.start()
         try:
-            records, last_event_id = db.load()
-            bot_record = db.load_bot()
             sock = _bind(config.host, config.port)
         except BaseException:
-            db.close()
+            await store.close()
             raise
-        self._db = db
         self._sock = sock
-        self._saved_event_id = last_event_id
-        # Ids only grow, also across a restart that lost the database: seed from the clock
-        # (microseconds since 1970) and from the last id stored, whichever is larger.
-        first_id = max(last_event_id + 1, time.time_ns() // 1000)
-        model = StatusModel(
-            offline_after=config.offline_after,
-            ring_size=config.ring_size,
-            queue_size=config.queue_size,
-            first_event_id=first_id,
-            clock=self._clock,
-        )
-        for record in records:
-            model.add_guild(
-                record.guild_id,
-                name=record.name,
-                last_heartbeat=record.last_heartbeat,
-                version=record.version,
-                vitals=record.vitals,
-            )
-        if bot_record is not None:
-            model.restore_bot(bot_record)
-        for guild_id, name in config.guilds:
-            model.add_guild(guild_id, name=name)
         self._state = AppState(
             config=config,
             auth=Authenticator(config.tokens, config.bot_tokens),
-            model=model,
+            store=store,
             faults=FaultBoard() if config.faults else None,
         )
         if config.simulate:
+            assert isinstance(store, LocalStore)  # the config refuses --simulate with --redis
             self._simulator = Simulator(
-                model,
+                store.model,
                 guilds=config.sim_guilds,
                 period=config.sim_period,
                 offline_after=config.offline_after,
@@ -166,7 +154,6 @@ class ReferenceServer:
                 clock=self._clock,
             )
             self._simulator.start()
-        self._flush_task = asyncio.create_task(self._flush_forever())
         if config.http2:
             self._serve_task = asyncio.create_task(self._serve_http2(sock))
             # The socket is bound and listening: connections wait in its backlog until
@@ -217,12 +204,13 @@ class ReferenceServer:
         )
 
     async def stop(self) -> None:
-        """End every stream cleanly, stop serving, flush SQLite (idempotent, bounded)."""
+        """End every stream cleanly, stop serving, flush and close the store (idempotent,
+        bounded)."""
         state = self._state
         if state is None:
             return
         state.stopping.set()
-        state.model.shutdown()
+        state.store.end_streams()
         if state.faults is not None:
             state.faults.wake()
         if self._simulator is not None:
@@ -249,21 +237,13 @@ class ReferenceServer:
                 self._server.force_exit = True
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(self._serve_task, 2)
-        if self._flush_task is not None:
-            self._flush_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flush_task
-        await self._flush()
+        await state.store.close()
         if self._sock is not None:
             self._sock.close()  # uvicorn closes it too; this covers a failed start
-        if self._db is not None:
-            self._db.close()
-        self._db = None
         self._sock = None
         self._state = None
         self._server = None
         self._serve_task = None
-        self._flush_task = None
 
     async def __aenter__(self) -> ReferenceServer:
         await self.start()
@@ -276,25 +256,3 @@ class ReferenceServer:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
-
-    async def _flush(self) -> None:
-        if self._state is None or self._db is None:
-            return
-        model = self._state.model
-        build_records = model.take_dirty()
-        bot = model.take_bot_record()
-        last_event_id = model.last_event_id
-        db = self._db
-        if build_records is None and bot is None and last_event_id == self._saved_event_id:
-            return
-
-        def save() -> None:
-            db.save(build_records() if build_records is not None else [], last_event_id, bot)
-
-        await asyncio.to_thread(save)
-        self._saved_event_id = last_event_id
-
-    async def _flush_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.flush_interval)
-            await self._flush()

@@ -1,6 +1,6 @@
 """``GET /api/v1/guilds/{guild}/status/stream``: the status as Server-Sent Events.
 
-``GET /api/v1/bot/status/stream`` is the same endpoint over the model's bot channel
+``GET /api/v1/bot/status/stream`` is the same endpoint over the store's bot channel
 (:data:`BOT_KEY`): same ids, replay, heartbeat comments and limits.
 
 A raw ASGI endpoint rather than a request->response function, so that the per-token stream count
@@ -27,9 +27,16 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from guildwatch.server._faults import MALFORMED_DATA
-from guildwatch.server._http import AppState, check_client, error_response, fault_response
+from guildwatch.server._http import (
+    AppState,
+    check_client,
+    error_response,
+    fault_response,
+    unavailable_response,
+)
 from guildwatch.server._metrics import ServerMetrics
 from guildwatch.server._model import BOT_KEY, Event, Subscriber
+from guildwatch.server._store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +93,17 @@ class StreamEndpoint:
         self._bot = bot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._serve(scope, receive, send)
+        except StoreUnavailable as exc:
+            # Raised only before the response starts (checks, stream slot, first events).
+            await unavailable_response(exc)(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self._state
         request = Request(scope, receive)
         guild_id: str = BOT_KEY if self._bot else request.path_params["guild"]
-        checked = check_client(state, request, None if self._bot else guild_id)
+        checked = await check_client(state, request, None if self._bot else guild_id)
         if isinstance(checked, Response):
             await checked(scope, receive, send)
             return
@@ -97,15 +111,29 @@ class StreamEndpoint:
         if refused is None and state.faults is not None and state.faults.get(guild_id).stall:
             # No bytes at all, not even headers, until healed; then start over.
             if await self._wait_out_stall(guild_id, receive):
-                await self(scope, receive, send)
+                await self._serve(scope, receive, send)
                 return
             if not state.stopping.is_set():
                 return  # the client left
-        refused = refused or self._unavailable(checked.key)
+        if refused is None and state.stopping.is_set():
+            refused = error_response(503, "stopping", "server is shutting down")
         if refused is not None:
             await refused(scope, receive, send)
             return
-        await self._stream(scope, receive, send, checked.key, guild_id, request)
+        config = state.config
+        # Counted in the store: with Redis, the limit holds across every replica.
+        if not await state.store.acquire_stream(checked.tag, config.max_streams_per_token):
+            await error_response(
+                429,
+                "too_many_streams",
+                f"at most {config.max_streams_per_token} open streams per token",
+                {"Retry-After": str(config.stream_limit_retry_after)},
+            )(scope, receive, send)
+            return
+        try:
+            await self._stream(scope, receive, send, guild_id, request)
+        finally:
+            await state.store.release_stream(checked.tag)
 
     def _portal_page(self, guild_id: str) -> Response | None:
         """A ``content_type`` fault: 200 with a login page, as a captive portal answers."""
@@ -118,29 +146,15 @@ class StreamEndpoint:
             headers={"Content-Type": content_type},
         )
 
-    def _unavailable(self, key: int) -> Response | None:
-        """503 while stopping, 429 at the per-token stream limit, else None."""
-        config = self._state.config
-        if self._state.stopping.is_set():
-            return error_response(503, "stopping", "server is shutting down")
-        if self._state.open_streams[key] >= config.max_streams_per_token:
-            return error_response(
-                429,
-                "too_many_streams",
-                f"at most {config.max_streams_per_token} open streams per token",
-                {"Retry-After": str(config.stream_limit_retry_after)},
-            )
-        return None
-
     async def _stream(
-        self, scope: Scope, receive: Receive, send: Send, key: int, guild_id: str, request: Request
+        self, scope: Scope, receive: Receive, send: Send, guild_id: str, request: Request
     ) -> None:
         state = self._state
-        state.open_streams[key] += 1
+        subscriber, first = await state.store.subscribe(
+            guild_id, request.headers.get("last-event-id")
+        )
         self._metrics.open_streams[guild_id] += 1
-        subscriber = state.model.subscribe(guild_id)
         try:
-            first = state.model.replay(guild_id, request.headers.get("last-event-id"))
             response = EventSourceResponse(
                 self._events(subscriber, first),
                 headers=STREAM_HEADERS,
@@ -154,11 +168,8 @@ class StreamEndpoint:
             # A stuck or vanished client: dropping it is the plan, not an error.
             logger.info("stream for guild %s dropped: client not reading", guild_id)
         finally:
-            state.model.unsubscribe(subscriber)
+            state.store.unsubscribe(subscriber)
             self._metrics.open_streams[guild_id] -= 1
-            state.open_streams[key] -= 1
-            if state.open_streams[key] <= 0:
-                del state.open_streams[key]
 
     def _drop_limit_reached(self, subscriber: Subscriber) -> bool:
         faults = self._state.faults
@@ -180,8 +191,12 @@ class StreamEndpoint:
         retry: int | None = self._state.config.retry_ms
         sent = self._metrics.events_sent
         batch = first
+        last_id = 0
         while True:
             for event in batch:
+                if event.id <= last_id:
+                    continue  # a shared store may hand an event over twice: send it once
+                last_id = event.id
                 if self._drop_limit_reached(subscriber):
                     return
                 yield self._frame(event, retry)

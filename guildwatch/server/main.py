@@ -36,11 +36,11 @@ def describe_guilds(guild_ids: Sequence[str], names: Sequence[str | None]) -> st
     return f"serving {len(guild_ids)} guilds: {', '.join(shown)}{tail}"
 
 
-def missing_extra(exc: ImportError) -> str:
+def missing_extra(exc: ImportError, extra: str = "server") -> str:
     """The one line for a plain ``pip install guildwatch``, worded as ``guildwatch --demo``'s."""
     return (
         f"the reference server needs its packages ({exc.name} is missing): "
-        "pip install 'guildwatch[server]'"
+        f"pip install 'guildwatch[{extra}]'"
     )
 
 
@@ -53,10 +53,12 @@ async def _serve(config: ServerConfig, server_class: type[ReferenceServer]) -> i
     server = server_class(config)
     try:
         url = await server.start()
-        model = server.model
-        ids = model.guild_ids
+        guilds = await server.store.guilds()
+        ids = [guild_id for guild_id, _ in guilds]
         print(f"guildwatch-server listening on {url}", flush=True)
-        print(describe_guilds(ids, [model.name(g) for g in ids[:SHOWN_GUILDS]]), flush=True)
+        print(describe_guilds(ids, [name for _, name in guilds[:SHOWN_GUILDS]]), flush=True)
+        if config.redis:
+            print("state in Redis: replicas on the same Redis serve one truth", flush=True)
         access = "bearer token required" if config.metrics_token else "loopback clients only"
         print(f"metrics at {url}/metrics ({access})", flush=True)
         mode = "simulated bot" if config.simulate else "waiting for bot heartbeats"
@@ -86,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         print(f"guildwatch-server: {missing_extra(exc)}", file=sys.stderr)
         return EXIT_CONFIG
+    if config.redis:
+        try:
+            import guildwatch.server._redis  # noqa: F401  # only to name a missing extra
+        except ImportError as exc:
+            print(f"guildwatch-server: {missing_extra(exc, 'redis')}", file=sys.stderr)
+            return EXIT_CONFIG
     try:
         return asyncio.run(_serve(config, ReferenceServer))
     except ConfigError as exc:

@@ -20,6 +20,7 @@ from bench import (
     memory,
     metrics,
     reconnect,
+    redis_fanout,
     server_fanout,
     startup,
     throughput,
@@ -62,6 +63,7 @@ SMALLEST: dict[str, Callable[[], list[Row]]] = {
     memory.NAME: lambda: memory.run(1, counts=(1, 3), screen_counts=(1,)),
     reconnect.NAME: lambda: reconnect.run(1, guilds=2),
     server_fanout.NAME: lambda: server_fanout.run(1, streams=2, events=5),
+    redis_fanout.NAME: lambda: redis_fanout.run(1, streams=6, events=5, latency_events=5),
     metrics.NAME: lambda: metrics.run(1, guilds=100),
 }
 

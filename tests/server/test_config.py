@@ -149,3 +149,27 @@ def test_simulated_vitals_flags() -> None:
         30.0,
         4.0,
     )
+
+
+def test_redis_url_from_the_flag_or_the_environment_and_never_in_repr() -> None:
+    assert config_from_args([], ENV).redis is None
+    flagged = config_from_args(["--redis", "redis://:secret@10.0.0.5:6379/2"], ENV)
+    assert flagged.redis == "redis://:secret@10.0.0.5:6379/2"
+    assert "secret" not in repr(flagged)
+    from_env = config_from_args(
+        ["--redis-prefix", "gw1:"], {**ENV, "GUILDWATCH_SERVER_REDIS": "redis://r:6379/0"}
+    )
+    assert (from_env.redis, from_env.redis_prefix) == ("redis://r:6379/0", "gw1:")
+    assert config_from_args(["--replica-ttl", "3"], ENV).replica_ttl == 3.0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--redis", "http://127.0.0.1:6379"], "redis://"),
+        (["--redis", "redis://127.0.0.1:6379/0", "--simulate"], "--simulate"),
+    ],
+)
+def test_bad_redis_settings_are_config_errors(argv: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_from_args(argv, ENV)

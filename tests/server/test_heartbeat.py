@@ -9,6 +9,8 @@ from tests.harness import GUILDS, RunningServer
 
 GUILD = GUILDS[0][0]
 
+pytestmark = pytest.mark.both_storages
+
 
 def _post(server: RunningServer, guild: str, body: bytes, **headers: str) -> httpx.Response:
     return httpx.post(

@@ -17,6 +17,7 @@ from tests.server.sse import open_stream
 GUILD = GUILDS[0][0]
 
 
+@pytest.mark.both_storages
 async def test_stream_limit_per_token_is_429_with_retry_after(
     server_factory: ServerFactory,
 ) -> None:

@@ -18,6 +18,8 @@ from tests.server.sse import open_stream
 
 GUILD = GUILDS[0][0]
 
+pytestmark = pytest.mark.both_storages
+
 
 async def test_byte_level_framing(real_server: RunningServer) -> None:
     headers = {**real_server.auth, "Accept": "text/event-stream"}
@@ -136,6 +138,7 @@ async def test_missed_heartbeat_is_pushed_as_offline(server_factory: ServerFacto
     assert elapsed < 2.0
 
 
+@pytest.mark.sqlite_only
 async def test_a_client_too_far_behind_is_dropped(server_factory: ServerFactory) -> None:
     server = server_factory(queue_size=4)
     async with open_stream(server, GUILD) as stream:

@@ -19,6 +19,8 @@ from tests.harness import GUILDS, RunningServer, tmp_db
 from tests.server.sse import open_stream
 
 GUILD = GUILDS[0][0]
+
+pytestmark = pytest.mark.both_storages
 OTHER = GUILDS[1][0]
 
 VITALS = {
@@ -370,6 +372,7 @@ INSERT INTO meta VALUES ('last_event_id', '7');
 """
 
 
+@pytest.mark.sqlite_only
 def test_a_database_from_before_the_vitals_is_migrated(
     server_factory: ServerFactory, tmp_path: Path
 ) -> None:
