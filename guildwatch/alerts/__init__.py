@@ -5,6 +5,7 @@
 - The sinks: the terminal bell, a desktop notification by OSC 9 / OSC 777 (``_terminal``),
   and ``--on-change COMMAND`` with the change as JSON on stdin (``_command``).
 - :class:`AlertService` follows the store and fires the sinks (``_service``).
+- :class:`AlertGate` holds a silenced guild's alerts back and repeats reminders (``_gate``).
 - :class:`Silences` holds the operator's silences and a maintenance's (``_silence``); the
   state file keeps them over a restart (``_silence_file``).
 
@@ -14,26 +15,17 @@ to the terminal and a way to report a problem.
 
 from guildwatch.alerts._alerter import DEFAULT_HOLD_DOWN, Alerter, AlertState, Change, alert_state
 from guildwatch.alerts._command import CommandRunner, command_env
+from guildwatch.alerts._gate import AlertGate
 from guildwatch.alerts._service import AlertService, AlertSettings
-from guildwatch.alerts._silence import (
-    CHOICES,
-    UNTIL_BACK,
-    Silence,
-    Silences,
-    SilenceState,
-    format_left,
-    in_maintenance,
-    parse_duration,
-    parse_silence_duration,
-)
-from guildwatch.alerts._silence_file import SilenceFile, default_state_dir
+from guildwatch.alerts._silence import CHOICES, Silence, Silences, SilenceState, in_maintenance
+from guildwatch.alerts._silence_file import SilenceFile
 from guildwatch.alerts._terminal import BEL, DesktopStyle, desktop_sequence, osc9, osc777
 
 __all__ = [
     "BEL",
     "CHOICES",
     "DEFAULT_HOLD_DOWN",
-    "UNTIL_BACK",
+    "AlertGate",
     "AlertService",
     "AlertSettings",
     "AlertState",
@@ -47,12 +39,8 @@ __all__ = [
     "Silences",
     "alert_state",
     "command_env",
-    "default_state_dir",
     "desktop_sequence",
-    "format_left",
     "in_maintenance",
     "osc9",
     "osc777",
-    "parse_duration",
-    "parse_silence_duration",
 ]

@@ -1,10 +1,9 @@
 """The silences' state file, so a silence outlives a restart of guildwatch.
 
-``$XDG_STATE_HOME/guildwatch/silences.json`` (``~/.local/state`` when XDG_STATE_HOME is unset
-or relative, as the XDG spec says). Written whole each time, atomically: a temporary file in
-the same directory, fsync, ``os.replace``, so a reader (or a second guildwatch writing at the
-same moment) sees the old file or the new one, never half of one; the last writer wins. Mode
-0600: it says which guilds someone is watching.
+``silences.json`` in the directory the CLI picks (``$XDG_STATE_HOME/guildwatch``), written
+whole each time, atomically: a temporary file in the same directory, fsync, ``os.replace``,
+so a reader (or a second guildwatch writing at the same moment) sees the old file or the new
+one, never half of one; the last writer wins. Mode 0600: it says which guilds someone watches.
 
 Nothing here is ever fatal: a file that is corrupt, unreadable or unwritable is reported once
 through the ``report`` callback and otherwise ignored (the silences then live in memory).
@@ -16,7 +15,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,13 +26,6 @@ FILE_NAME = "silences.json"
 MAX_BYTES = 1024 * 1024
 """A bigger file is not one guildwatch wrote."""
 FORMAT = 1
-
-
-def default_state_dir(env: Mapping[str, str]) -> Path:
-    """``$XDG_STATE_HOME/guildwatch``; a relative XDG value is ignored (spec)."""
-    xdg = env.get("XDG_STATE_HOME", "")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
-    return base / "guildwatch"
 
 
 def _time(text: object) -> datetime:

@@ -68,6 +68,14 @@ def default_config_path(env: Mapping[str, str]) -> Path:
     return base / "guildwatch" / "config.toml"
 
 
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    """``$XDG_STATE_HOME/guildwatch`` (``~/.local/state`` when unset or relative, as the XDG
+    spec says): where the silences are kept over a restart."""
+    xdg = env.get("XDG_STATE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
+    return base / "guildwatch"
+
+
 def load_config(path: Path, *, explicit: bool) -> ConfigFile | None:
     """Read and check one config file.
 

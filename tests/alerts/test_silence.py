@@ -6,13 +6,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from guildwatch.alerts import (
-    Silence,
-    Silences,
-    format_left,
-    parse_duration,
-    parse_silence_duration,
-)
+from guildwatch.alerts import Silence, Silences
+from guildwatch.durations import format_left, parse_duration, parse_silence_duration
 from guildwatch.store import BotStatus, GuildSnapshot
 from tests.alerts.support import T0
 

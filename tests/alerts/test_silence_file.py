@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from guildwatch.alerts import Silence, SilenceFile, Silences, default_state_dir
+from guildwatch.alerts import Silence, SilenceFile, Silences
+from guildwatch.cli._config import default_state_dir
 from tests.alerts.support import T0
 
 
