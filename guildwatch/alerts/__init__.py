@@ -18,7 +18,7 @@ from guildwatch.alerts._command import CommandRunner, command_env
 from guildwatch.alerts._gate import AlertGate
 from guildwatch.alerts._service import AlertService, AlertSettings
 from guildwatch.alerts._silence import CHOICES, Silence, Silences, SilenceState, in_maintenance
-from guildwatch.alerts._silence_file import SilenceFile
+from guildwatch.alerts._silence_file import ReportRelay, SilenceFile
 from guildwatch.alerts._terminal import BEL, DesktopStyle, desktop_sequence, osc9, osc777
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "Change",
     "CommandRunner",
     "DesktopStyle",
+    "ReportRelay",
     "Silence",
     "SilenceFile",
     "SilenceState",

@@ -130,7 +130,8 @@ class Silences:
             duration: How long; None ends when the guild is back online.
             down: Whether a guild is down now (an "until back" then ends at its next online).
         """
-        now = self.clock()
+        # Whole seconds: the state file keeps no more, and a reload must show the same end.
+        now = self.clock().replace(microsecond=0)
         until = None if duration is None else now + duration
         for guild_id in guild_ids:
             seen_down = duration is None and down(guild_id)

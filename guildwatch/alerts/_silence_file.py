@@ -166,3 +166,25 @@ def _sync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class ReportRelay:
+    """Holds reports until a view can show them, then forwards them (the screen's toasts
+    exist only once the app runs, but the state file is read before it starts)."""
+
+    def __init__(self) -> None:
+        self.pending: list[str] = []
+        self._target: Callable[[str], None] | None = None
+
+    def __call__(self, message: str) -> None:
+        if self._target is None:
+            self.pending.append(message)
+        else:
+            self._target(message)
+
+    def connect(self, target: Callable[[str], None]) -> None:
+        """Send the held reports to ``target``, and every later one."""
+        self._target = target
+        pending, self.pending = self.pending, []
+        for message in pending:
+            target(message)

@@ -26,6 +26,7 @@ from textual.containers import VerticalScroll
 from textual.filter import LineFilter, Monochrome, NoColor
 from textual.worker import Worker, WorkerState
 
+from guildwatch.alerts import ReportRelay, Silences
 from guildwatch.display import safe
 from guildwatch.errors import GuildwatchError
 from guildwatch.store import Clock, StatusStore, Subscription
@@ -114,6 +115,9 @@ class GuildwatchApp(App[None]):
         hangup_grace: After SIGHUP, force the process out if the shutdown takes longer than
             this (see ``_signals``); None (in-process use, tests) never forces an exit.
         alerts: Debounced alerts (bell, OSC notification, ``--on-change``), run in a worker.
+        silences: What ``s`` and ``S`` change, shared with ``alerts`` (default: a new,
+            unsaved set on the app's clock).
+        silence_reports: Problems with the silences' state file, shown once the app runs.
     """
 
     # Absolute, so subclasses in other directories (tests, benches) find it too.
@@ -148,6 +152,8 @@ class GuildwatchApp(App[None]):
         clock: Clock | None = None,
         alerts: AlertsLike | None = None,
         hangup_grace: float | None = None,
+        silences: Silences | None = None,
+        silence_reports: ReportRelay | None = None,
     ) -> None:
         super().__init__()
         self.no_color = no_color_wanted()
@@ -158,6 +164,8 @@ class GuildwatchApp(App[None]):
         self.store = store
         self.engine = engine
         self.clock: Clock = clock or store.clock
+        self.silences = silences if silences is not None else Silences(clock=self.clock)
+        self._silence_reports = silence_reports
         if not animation:
             # One switch for the pulse and Textual's animations (docs/upstream-defects.md).
             self.animation_level = "none"
