@@ -49,6 +49,8 @@ def _start(options: Options) -> int:
     if options.serve is not None:
         from guildwatch.web import serve  # every tab's process connects to the same server
 
+        if options.silence:  # once, into the state file every tab reads
+            open_silences(options, _stderr_report(options.token))
         return serve(options)
     store = StatusStore()
     for spec in options.guilds:
