@@ -93,11 +93,14 @@ async def test_s_picks_an_hour_for_the_selected_guild_and_the_row_counts_down() 
         assert app.silences.get(BASALT) is None
 
 
-async def test_esc_changes_nothing() -> None:
+async def test_esc_changes_nothing_and_s_opens_no_second_picker() -> None:
     app, _ = _list_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, SilencePicker), "the picker")
+        await pilot.press("s", "S")
+        await pilot.pause()
+        assert sum(isinstance(screen, SilencePicker) for screen in app.screen_stack) == 1
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, SilencePicker), "closed")
         assert app.silences.entries() == ()
