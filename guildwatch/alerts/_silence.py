@@ -61,9 +61,10 @@ class SilenceState:
         return self.reason == "operator" and self.until is None
 
     def left(self, now: datetime) -> str:
-        """``silenced 14m``, ``silenced until back``, ``maintenance``: the screen's words."""
+        """``silenced 14m``, ``silenced until back``, ``no alerts`` (a maintenance: the status
+        word already says "Maintenance"): the screen's words."""
         if self.reason == "maintenance":
-            return "maintenance"
+            return "no alerts"
         if self.until is None:
             return "silenced until back"
         return f"silenced {format_left(self.until - now)}"

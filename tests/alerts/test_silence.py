@@ -110,7 +110,7 @@ def test_maintenance_silences_without_an_entry() -> None:
     state = silences.state("a", snapshot)
     assert state is not None
     assert state.reason == "maintenance"
-    assert state.left(T0) == "maintenance"
+    assert state.left(T0) == "no alerts"
     up = GuildSnapshot("a", connection="connected", status=status._replace(state="up"))
     assert silences.state("a", up) is None
 
