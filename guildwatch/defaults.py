@@ -196,6 +196,16 @@ ALERT_HOLD_DOWN = Default(
     "guild alerts once; 0 = at once",
     zero_allowed=True,
 )
+ALERT_REPEAT = Default(
+    "alert_repeat",
+    0.0,
+    "s",
+    "--alert-repeat",
+    "alert_repeat",
+    'while a guild stays down (and is not silenced), announce it again this often ("still '
+    'Offline"); a duration like 30m or 1h, or seconds; 0 = off',
+    zero_allowed=True,
+)
 ON_CHANGE_TIMEOUT = Default(
     "command_timeout",
     10.0,
@@ -218,6 +228,7 @@ TABLE: tuple[Default[bool] | Default[int] | Default[float], ...] = (
     MOUSE,
     BELL,
     ALERT_HOLD_DOWN,
+    ALERT_REPEAT,
     CONNECT_TIMEOUT,
     BACKOFF_BASE,
     BACKOFF_CAP,

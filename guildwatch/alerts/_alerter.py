@@ -58,6 +58,8 @@ class Change:
     """The bot's version as the server sent it (raw: data for JSON, sanitised for display)."""
     error: Problem | None = None
     """The connection problem, if any (raw server-derived text: data, not display)."""
+    reminder: bool = False
+    """Sent again because the guild stayed down (``--alert-repeat``), not a new change."""
 
     def to_json(self) -> dict[str, Any]:
         """The object ``--on-change`` reads on stdin (add fields, never rename)."""
@@ -71,11 +73,14 @@ class Change:
             "error": None
             if self.error is None
             else {"kind": self.error.kind, "message": self.error.message},
+            "reminder": self.reminder,
         }
 
     def summary(self) -> str:
         """One sanitised line for people: ``My guild: Offline (was Online)``."""
         label = display.safe(self.name or self.guild_id, 40)
+        if self.reminder:
+            return f"{label}: still {_WORDS[self.after]}"
         if self.after == "online":
             return f"{label}: back Online (was {_WORDS[self.before]})"
         was = f" (was {_WORDS[self.before]})" if self.before is not None else ""

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from guildwatch.alerts._alerter import DEFAULT_HOLD_DOWN, Alerter, Change
 from guildwatch.alerts._command import DEFAULT_MAX_RUNNING, DEFAULT_TIMEOUT, CommandRunner
+from guildwatch.alerts._gate import AlertGate
+from guildwatch.alerts._silence import Silences
 from guildwatch.alerts._terminal import BEL, DesktopStyle, desktop_sequence
 from guildwatch.store import StatusStore, Subscription
 
@@ -34,6 +36,8 @@ class AlertSettings:
     hold_down: float = DEFAULT_HOLD_DOWN
     command_timeout: float = DEFAULT_TIMEOUT
     max_running: int = DEFAULT_MAX_RUNNING
+    repeat: float = 0.0
+    """Seconds between reminders while a guild stays down (``--alert-repeat``); 0: off."""
 
     @property
     def enabled(self) -> bool:
@@ -48,6 +52,7 @@ class AlertService:
         settings: Which sinks, the hold-down and the command's bounds.
         clock: Monotonic seconds (tests inject their own).
         env: The command's environment (default: ours without the token's variables).
+        silences: The operator's silences, shared with the view (None: only maintenances).
     """
 
     def __init__(
@@ -56,15 +61,20 @@ class AlertService:
         *,
         clock: Callable[[], float] = time.monotonic,
         env: Mapping[str, str] | None = None,
+        silences: Silences | None = None,
     ) -> None:
         self.settings = settings
         self.alerter = Alerter(settings.hold_down, clock=clock)
+        self.gate = AlertGate(silences, repeat=settings.repeat, clock=clock)
+        self._poked = asyncio.Event()
+        self.gate.silences.listeners.append(lambda entries: self._poked.set())
         self._clock = clock
         self._env = env
         self.runner: CommandRunner | None = None
         """The ``--on-change`` runner while :meth:`run` runs (None without a command)."""
         self.sent: list[Change] = []
-        """Every change announced so far, oldest first."""
+        """Every change announced so far (reminders too), oldest first; a silence's held
+        changes are in ``gate.held``."""
 
     async def run(
         self,
@@ -93,9 +103,10 @@ class AlertService:
         try:
             changes: list[Change] = []
             for snapshot in store.snapshots():
+                self.gate.observe(snapshot)
                 changes += self.alerter.update(snapshot)
             while True:
-                self._fire(changes, terminal)
+                self._fire(self.gate.admit(changes) + self.gate.due(), terminal)
                 changes = await self._next(store, subscription)
         finally:
             subscription.close()
@@ -103,17 +114,29 @@ class AlertService:
                 await self.runner.close()
 
     async def _next(self, store: StatusStore, subscription: Subscription) -> list[Change]:
-        """Wait for a store change or the next hold-down deadline, whichever comes first."""
-        deadline = self.alerter.next_deadline()
+        """Wait for a store change, a change of the silences, or the next deadline (hold-down,
+        reminder, a silence's end), whichever comes first."""
+        deadlines = [self.alerter.next_deadline(), self.gate.next_deadline()]
+        deadline = min((d for d in deadlines if d is not None), default=None)
         delay = None if deadline is None else max(0.0, deadline - self._clock())
+        self._poked.clear()
+        changed_task = asyncio.ensure_future(anext(subscription))
+        poked_task = asyncio.ensure_future(self._poked.wait())
         try:
-            async with asyncio.timeout(delay):
-                changed = await anext(subscription)
-        except TimeoutError:
-            return self.alerter.due()
+            await asyncio.wait(
+                {changed_task, poked_task}, timeout=delay, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            poked_task.cancel()
+            if not changed_task.done():
+                changed_task.cancel()
+            await asyncio.gather(changed_task, poked_task, return_exceptions=True)
         changes: list[Change] = []
-        for guild_id in changed:
-            changes += self.alerter.update(store.get(guild_id))
+        if changed_task.done() and not changed_task.cancelled():
+            for guild_id in changed_task.result():
+                snapshot = store.get(guild_id)
+                self.gate.observe(snapshot)
+                changes += self.alerter.update(snapshot)
         return changes + self.alerter.due()
 
     def _fire(self, changes: list[Change], terminal: Callable[[str], None]) -> None:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from typing import NoReturn
 
-from guildwatch import __version__
+from guildwatch import __version__, durations
 from guildwatch import defaults as d
 from guildwatch.cli._listen import listen_address
 from guildwatch.errors import ConfigError
@@ -87,6 +87,30 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
     return value
+
+
+def repeat_interval(text: str) -> float:
+    """``--alert-repeat``: a duration (``30m``, ``1h``, seconds); ``0`` or ``off`` turns it off."""
+    if text.strip().lower() in ("0", "off"):
+        return 0.0
+    try:
+        return durations.parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def silence_spec(text: str) -> tuple[str, float | None]:
+    """``--silence GUILD=DURATION``: the guild and seconds (None: until back)."""
+    guild, sep, duration = text.partition("=")
+    if not sep or not guild:
+        raise argparse.ArgumentTypeError(
+            f"{text[:60]!r} is not GUILD=DURATION (e.g. 1234=1h or 1234=until-back)"
+        )
+    try:
+        length = durations.parse_silence_duration(duration)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{guild[:60]}: {exc}") from None
+    return guild, None if length is None else length.total_seconds()
 
 
 def value_type(row: d.Default[int] | d.Default[float]) -> Callable[[str], int | float]:
@@ -212,6 +236,21 @@ def build_parser() -> argparse.ArgumentParser:
         f"{d.ON_CHANGE_TIMEOUT.shown}, failures reported",
     )
     _number(alerts, d.ALERT_HOLD_DOWN)
+    alerts.add_argument(
+        _flag(d.ALERT_REPEAT),
+        type=repeat_interval,
+        metavar="DURATION",
+        help=help_text(d.ALERT_REPEAT),
+    )
+    alerts.add_argument(
+        "--silence",
+        type=silence_spec,
+        action="append",
+        metavar="GUILD=DURATION",
+        help="silence a guild's alerts for DURATION (15m, 1h, 4h, ... or until-back: until it "
+        "is next seen online after being down); repeatable; kept in "
+        "$XDG_STATE_HOME/guildwatch/silences.json, as the screen's s key does",
+    )
 
     scale = parser.add_argument_group("many guilds")
     scale.add_argument(

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from guildwatch import defaults
+from guildwatch import defaults, durations
 from guildwatch.cli._files import read_bounded
 from guildwatch.errors import ConfigError
 
@@ -57,6 +57,7 @@ class ConfigFile:
     desktop_notify: str | None = None
     on_change: str | None = None
     alert_hold_down: float | None = None
+    alert_repeat: float | None = None
     http2: bool | None = None
     log_file: Path | None = None
 
@@ -66,6 +67,14 @@ def default_config_path(env: Mapping[str, str]) -> Path:
     xdg = env.get("XDG_CONFIG_HOME", "")
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".config"
     return base / "guildwatch" / "config.toml"
+
+
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    """``$XDG_STATE_HOME/guildwatch`` (``~/.local/state`` when unset or relative, as the XDG
+    spec says): where the silences are kept over a restart."""
+    xdg = env.get("XDG_STATE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
+    return base / "guildwatch"
 
 
 def load_config(path: Path, *, explicit: bool) -> ConfigFile | None:
@@ -214,6 +223,18 @@ def _desktop_style(value: object) -> str | None:
     return value if value in ("osc9", "osc777") else None
 
 
+def _repeat(value: object) -> float | None:
+    # Seconds as a number (0 = off), or a duration as --alert-repeat takes it.
+    if isinstance(value, str):
+        if value.strip().lower() in ("0", "off"):
+            return 0.0
+        try:
+            return durations.parse_duration(value).total_seconds()
+        except ValueError:
+            return None
+    return _non_negative_seconds(value)
+
+
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -243,6 +264,7 @@ _SCALARS: dict[str, _Check] = {
     **{row.config_key: _table_check(row) for row in defaults.TABLE if row.config_key},
     "desktop_notify": ('"osc9", "osc777" or false', _desktop_style),
     "on_change": ("a string (a command line)", _text),
+    "alert_repeat": ('seconds >= 0 or a duration like "30m"', _repeat),
 }
 KNOWN_KEYS = (*_SCALARS, "guilds")
 

@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 from guildwatch import display
+from guildwatch.alerts import Silences, alert_state
+from guildwatch.durations import UNTIL_BACK
 from guildwatch.store import GuildSnapshot, Problem, StatusStore
 
 ExitCode = Literal[0, 1, 2, 3]
@@ -56,7 +58,17 @@ def _problem(problem: Problem | None) -> dict[str, str] | None:
     return None if problem is None else {"kind": problem.kind, "message": problem.message}
 
 
-def json_record(snapshot: GuildSnapshot, now: datetime) -> dict[str, Any]:
+def silenced_until(silences: Silences | None, guild_id: str) -> str | None:
+    """``silencedUntil``: the operator's silence's end (RFC 3339), ``until-back``, or None."""
+    entry = silences.get(guild_id) if silences is not None else None
+    if entry is None:
+        return None
+    return UNTIL_BACK if entry.until is None else rfc3339(entry.until)
+
+
+def json_record(
+    snapshot: GuildSnapshot, now: datetime, silences: Silences | None = None
+) -> dict[str, Any]:
     """One guild as the stable JSON object documented in the README (add fields, never rename)."""
     status = snapshot.status
     last_heartbeat = status.last_heartbeat if status else None
@@ -73,15 +85,17 @@ def json_record(snapshot: GuildSnapshot, now: datetime) -> dict[str, Any]:
         "source": snapshot.source,
         "error": _problem(snapshot.error),
         "warning": _problem(snapshot.warning),
+        "silencedUntil": silenced_until(silences, snapshot.guild_id),
     }
 
 
-def json_line(snapshot: GuildSnapshot, now: datetime) -> str:
+def json_line(snapshot: GuildSnapshot, now: datetime, silences: Silences | None = None) -> str:
     """:func:`json_record` as one line of ASCII JSON."""
-    return json.dumps(json_record(snapshot, now), ensure_ascii=True, separators=(", ", ": "))
+    record = json_record(snapshot, now, silences)
+    return json.dumps(record, ensure_ascii=True, separators=(", ", ": "))
 
 
-def human_line(snapshot: GuildSnapshot, now: datetime) -> str:
+def human_line(snapshot: GuildSnapshot, now: datetime, silences: Silences | None = None) -> str:
     """``2026-11-22T14:03:00Z  My guild (1234)  Offline  Last seen 5 minutes ago · v1.2.3``."""
     label = snapshot.guild_id
     if snapshot.name:
@@ -99,12 +113,19 @@ def human_line(snapshot: GuildSnapshot, now: datetime) -> str:
         parts.append(f"error: {display.safe(snapshot.error.message, 200)}")
     if snapshot.warning is not None:
         parts.append(f"warning: {display.safe(snapshot.warning.message, 200)}")
+    until = silenced_until(silences, snapshot.guild_id)
+    if until is not None:
+        parts.append("silenced until back" if until == UNTIL_BACK else f"silenced until {until}")
     return "  ".join(part for part in parts if part)
 
 
-def format_line(snapshot: GuildSnapshot, now: datetime, *, json_lines: bool) -> str:
+def format_line(
+    snapshot: GuildSnapshot, now: datetime, *, json_lines: bool, silences: Silences | None = None
+) -> str:
     """The line for one guild in the chosen format."""
-    return json_line(snapshot, now) if json_lines else human_line(snapshot, now)
+    if json_lines:
+        return json_line(snapshot, now, silences)
+    return human_line(snapshot, now, silences)
 
 
 def _state_key(snapshot: GuildSnapshot) -> tuple[object, ...]:
@@ -128,7 +149,9 @@ def _emit(out: TextIO, line: str) -> None:
     out.flush()  # a pipe or a log file must get each line as it happens
 
 
-async def watch(store: StatusStore, out: TextIO, *, json_lines: bool) -> None:
+async def watch(
+    store: StatusStore, out: TextIO, *, json_lines: bool, silences: Silences | None = None
+) -> None:
     """Print each guild's state now and then one line per change, until cancelled."""
     shown: dict[str, tuple[object, ...]] = {}
     subscription = store.subscribe(max_rate=_MAX_RATE)
@@ -139,10 +162,15 @@ async def watch(store: StatusStore, out: TextIO, *, json_lines: bool) -> None:
             if guild_id not in changed:
                 continue
             snapshot = store.get(guild_id)
-            key = _state_key(snapshot)
+            if silences is not None:  # an "until back" silence ends when the guild is back
+                state = alert_state(snapshot)
+                silences.observe(guild_id, None if state is None else state == "online")
+            # A silence that ended is part of the guild's state: its line says so.
+            key = (*_state_key(snapshot), silenced_until(silences, guild_id))
             if shown.get(guild_id) != key:
                 shown[guild_id] = key
-                _emit(out, format_line(snapshot, now, json_lines=json_lines))
+                line = format_line(snapshot, now, json_lines=json_lines, silences=silences)
+                _emit(out, line)
 
     try:
         show(store.guild_ids)
@@ -185,7 +213,12 @@ def exit_code(snapshot: GuildSnapshot) -> ExitCode:
 
 
 async def once(
-    store: StatusStore, out: TextIO, *, json_lines: bool, wait_seconds: float
+    store: StatusStore,
+    out: TextIO,
+    *,
+    json_lines: bool,
+    wait_seconds: float,
+    silences: Silences | None = None,
 ) -> ExitCode:
     """Wait up to ``wait_seconds`` for every guild to be definite, print one line each.
 
@@ -208,6 +241,6 @@ async def once(
             # Say why the answer is not definite: nothing arrived in time.
             problem = Problem("timeout", f"no definite status within {wait_seconds:g} s")
             snapshot = replace(snapshot, error=problem)
-        _emit(out, format_line(snapshot, now, json_lines=json_lines))
+        _emit(out, format_line(snapshot, now, json_lines=json_lines, silences=silences))
         codes.append(exit_code(snapshot))
     return max(codes)

@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, BinaryIO, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from guildwatch import defaults as d
-from guildwatch.cli._config import ConfigFile, GuildSpec, default_config_path, load_config
+from guildwatch.cli._config import (
+    ConfigFile,
+    GuildSpec,
+    default_config_path,
+    default_state_dir,
+    load_config,
+)
 from guildwatch.cli._listen import ListenAddress
 from guildwatch.cli._secrets import ConfigToken, resolve_token
 from guildwatch.cli._serving import check_serving
@@ -68,6 +74,8 @@ class Options:
     on_change: tuple[str, ...] | None
     """The ``--on-change`` command, split once here; never built from server data."""
     alert_hold_down: float
+    alert_repeat: float
+    """Seconds between reminders while a guild stays down; 0: off."""
     http2: bool
     once_timeout: float
     log_file: Path | None
@@ -81,6 +89,10 @@ class Options:
     """``--serve``: the screen goes to web browsers from here, one process per tab."""
     metrics: ListenAddress | None = None
     """``--metrics``: where Prometheus scrapes this watcher."""
+    silence: tuple[tuple[str, float | None], ...] = ()
+    """``--silence GUILD=DURATION``: guild and seconds (None: until back), all watched."""
+    state_dir: Path | None = None
+    """Where the silences are kept (``$XDG_STATE_HOME/guildwatch``)."""
 
     def engine_settings(self) -> EngineSettings:
         """The engine's settings for this run."""
@@ -109,6 +121,7 @@ class Options:
             desktop=self.desktop_notify,
             on_change=self.on_change,
             hold_down=self.alert_hold_down,
+            repeat=self.alert_repeat,
         )
 
 
@@ -273,6 +286,7 @@ def resolve(
         alert_hold_down=_first(
             args.alert_hold_down, c.alert_hold_down, default=d.ALERT_HOLD_DOWN.value
         ),
+        alert_repeat=_first(args.alert_repeat, c.alert_repeat, default=d.ALERT_REPEAT.value),
         http2=_check_http2(_first(args.http2, c.http2, default=d.HTTP2.value)),
         once_timeout=_first(args.timeout, c.timeout, default=d.ONCE_TIMEOUT.value),
         log_file=log_file,
@@ -282,6 +296,8 @@ def resolve(
         warnings=warnings + serving.warnings,
         serve=serving.serve,
         metrics=serving.metrics,
+        silence=_silence(args.silence, guilds, demo=bool(args.demo)),
+        state_dir=default_state_dir(env),
     )
 
 
@@ -294,6 +310,25 @@ def _api_url(args: argparse.Namespace, env: Mapping[str, str], config: ConfigFil
         return validate_api_url(config.api, f"config file {config.path}, 'api'")
     where = config.path if config else "the config file"
     raise ConfigError(f"no API URL: give --api URL, set GUILDWATCH_API, or put api in {where}")
+
+
+def _silence(
+    specs: list[tuple[str, float | None]] | None,
+    guilds: tuple[GuildSpec, ...],
+    *,
+    demo: bool,
+) -> tuple[tuple[str, float | None], ...]:
+    """Check each ``--silence`` names a guild that is watched (a typo silences nothing).
+
+    Raises:
+        ConfigError: a bad guild id, or one not among the watched guilds.
+    """
+    watched = {spec.guild_id for spec in guilds}
+    for guild_id, _ in specs or ():
+        validate_guild_id(guild_id)
+        if not demo and guild_id not in watched:
+            raise ConfigError(f"--silence {guild_id[:60]}: that guild is not watched")
+    return tuple(specs or ())
 
 
 def _desktop(flag: str | None, config: str | None) -> DesktopStyle | None:

@@ -12,9 +12,10 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, TextIO
 
-from guildwatch.alerts import AlertService
+from guildwatch.alerts import AlertService, ReportRelay, SilenceFile, Silences
 from guildwatch.cli._listen import url_host
 from guildwatch.cli._options import Options
 from guildwatch.cli._secrets import RedactTokenFilter, redact
@@ -48,6 +49,8 @@ def _start(options: Options) -> int:
     if options.serve is not None:
         from guildwatch.web import serve  # every tab's process connects to the same server
 
+        if options.silence:  # once, into the state file every tab reads
+            open_silences(options, _stderr_report(options.token))
         return serve(options)
     store = StatusStore()
     for spec in options.guilds:
@@ -79,10 +82,32 @@ def _start_metrics(options: Options, store: StatusStore) -> MetricsServer | None
     return server
 
 
+def open_silences(options: Options, report: Callable[[str], None]) -> Silences:
+    """The saved silences plus ``--silence``'s, saved again on every change.
+
+    A state file that cannot be read or written is reported (once) and never fatal.
+    """
+    if options.state_dir is None:
+        silences = Silences()
+    else:
+        file = SilenceFile(options.state_dir, report=report)
+        silences = Silences(entries=file.load(), on_change=file.save)
+    for guild_id, seconds in options.silence:
+        silences.silence([guild_id], None if seconds is None else timedelta(seconds=seconds))
+    return silences
+
+
 def _watch(options: Options, store: StatusStore) -> int:
     engine_settings = options.engine_settings()
     settings = options.alert_settings()
-    alerts = AlertService(settings) if settings.enabled and options.mode != "once" else None
+    if options.mode == "tui":
+        relay = ReportRelay()  # shown as toasts once the screen is up
+        silences = open_silences(options, relay)
+    else:
+        silences = open_silences(options, _stderr_report(options.token))
+    alerts = None
+    if settings.enabled and options.mode != "once":
+        alerts = AlertService(settings, silences=silences)
     log.info(
         "watching %d guild(s) at %s (stream %s)",
         len(options.guilds),
@@ -103,11 +128,13 @@ def _watch(options: Options, store: StatusStore) -> int:
             inline=options.inline,
             mouse=options.mouse,
             alerts=alerts,
+            silences=silences,
+            silence_reports=relay,
         )
     from guildwatch.engine import Engine
 
     engine = Engine(engine_settings, store)
-    return asyncio.run(_headless_run(options, store, engine, sys.stdout, alerts))
+    return asyncio.run(_headless_run(options, store, engine, sys.stdout, alerts, silences))
 
 
 def _keyboard_on_stdin() -> None:
@@ -152,6 +179,7 @@ async def _headless_run(
     engine: Engine,
     out: TextIO,
     alerts: AlertService | None = None,
+    silences: Silences | None = None,
 ) -> int:
     from guildwatch.cli import _headless  # the screen's start-up does not pay for it
 
@@ -159,9 +187,9 @@ async def _headless_run(
         if options.mode == "once":
             wait_seconds = options.once_timeout
             return await _headless.once(
-                store, out, json_lines=options.json, wait_seconds=wait_seconds
+                store, out, json_lines=options.json, wait_seconds=wait_seconds, silences=silences
             )
-        await _headless.watch(store, out, json_lines=options.json)
+        await _headless.watch(store, out, json_lines=options.json, silences=silences)
         return 0
 
     engine_task = asyncio.create_task(engine.run(), name="guildwatch-engine")

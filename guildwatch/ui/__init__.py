@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from guildwatch.alerts import ReportRelay, Silences
 from guildwatch.store import StatusStore
 from guildwatch.ui._engine import EngineLike
 from guildwatch.ui._signals import HANGUP_GRACE
@@ -20,6 +21,8 @@ def run_tui(
     inline: bool = False,
     mouse: bool = True,
     alerts: AlertsLike | None = None,
+    silences: Silences | None = None,
+    silence_reports: ReportRelay | None = None,
 ) -> int:
     """Run the screen until the operator quits; the CLI's one entry point into Textual.
 
@@ -33,6 +36,8 @@ def run_tui(
             needs no Shift.
         alerts: Run in a worker; rings the bell, writes OSC notifications through Textual's
             driver and shows its problems (e.g. a failing ``--on-change``) as toasts.
+        silences: The silences ``s`` and ``S`` change (shared with ``alerts``).
+        silence_reports: Problems with the silences' state file, shown as toasts.
 
     Returns:
         The process exit code: 0 after a normal quit (also SIGTERM, SIGHUP), 130 after Ctrl+C.
@@ -43,7 +48,13 @@ def run_tui(
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
     app = GuildwatchApp(
-        store, engine, animation=animation, alerts=alerts, hangup_grace=HANGUP_GRACE
+        store,
+        engine,
+        animation=animation,
+        alerts=alerts,
+        hangup_grace=HANGUP_GRACE,
+        silences=silences,
+        silence_reports=silence_reports,
     )
     try:
         # inline_no_clear: the final state stays under the prompt, like any command's output.

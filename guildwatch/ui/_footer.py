@@ -25,10 +25,13 @@ KEEP_ORDER: dict[str, int] = {
     "details": 3,
     "open_filter": 4,
     "retry_all": 5,
+    "silence": 5,
+    "silence_all": 6,
+    "cancel": 0,
 }
 """Which keys stay when the pane is narrow, lowest first; rank 0 is shown at any width."""
 
-_OTHER_RANK = 6
+_OTHER_RANK = 7
 
 
 def key_cells(key: FooterKey) -> int:

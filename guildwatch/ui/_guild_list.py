@@ -27,6 +27,8 @@ from guildwatch.ui._ticking import TICK_INTERVAL
 if TYPE_CHECKING:
     from textual.events import Click
 
+    from guildwatch.alerts import Silences, SilenceState
+
 HEADER_MIN_WIDTH = 60
 """The column titles only help once there are more columns than dot, name and word."""
 
@@ -126,6 +128,8 @@ class GuildList(ScrollView, can_focus=True):
         """The longest label in cells: the name column is sized to it (up to a cap)."""
         self.sorts = 0
         """How many times the order was recomputed (the burst tests count them)."""
+        self.silences: Silences | None = None
+        """Set by the app: silenced rows get a mark and the time left."""
         self.update(snapshots)
 
     # -- data ----------------------------------------------------------------------------
@@ -260,7 +264,7 @@ class GuildList(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         guild_id = self._rows[index]
         snapshot = self._snapshots[guild_id]
-        cells = row_cells(snapshot, self._clock(), layout)
+        cells = row_cells(snapshot, self._clock(), layout, self._silence(snapshot))
         self._painted[y] = cells
         strip = self._strip(cells, snapshot, width, cursor=guild_id == self._cursor_id)
         return strip.apply_meta({"row": index})
@@ -282,6 +286,11 @@ class GuildList(ScrollView, can_focus=True):
         fill = self.get_visual_style("guild-list--name", *extra).rich_style
         return Strip(segments).extend_cell_length(width, fill).crop(0, width)
 
+    def _silence(self, snapshot: GuildSnapshot) -> SilenceState | None:
+        if self.silences is None:
+            return None
+        return self.silences.state(snapshot.guild_id, snapshot)
+
     def _tick(self) -> None:
         width = self.scrollable_content_region.width
         layout = Layout.for_width(width, self._longest)
@@ -290,7 +299,7 @@ class GuildList(ScrollView, can_focus=True):
             index = int(self.scroll_offset.y) + y - self._header_lines
             if index < len(self._rows):
                 snapshot = self._snapshots[self._rows[index]]
-                if row_cells(snapshot, now, layout) != cells:
+                if row_cells(snapshot, now, layout, self._silence(snapshot)) != cells:
                     self.refresh_line(int(self.scroll_offset.y) + y)
 
     # -- moving --------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from guildwatch.ui._status_dot import GLYPHS
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from guildwatch.alerts import SilenceState
     from guildwatch.store import GuildSnapshot
 
 RANKS: dict[StatusKind, int] = {
@@ -55,6 +56,26 @@ NAME_MAX_CELLS = 32
 NAME_TITLE = "Guild"
 NOTE_MIN_CELLS = 12
 """A note narrower than this is not worth moving a message for."""
+SILENCE_MARK = "~"
+"""A silenced guild's mark: plain ASCII, so it reads in any terminal, font and without colour
+(a bell-with-a-slash emoji is two cells in some terminals and one in others)."""
+
+
+def silence_marks(silence: SilenceState, now: datetime) -> tuple[str, str]:
+    """The long and the short mark: ``~ silenced 14m`` / ``~14m``; a maintenance is ``~``
+    alone in the short form (its word already says "Maintenance")."""
+    long = f"{SILENCE_MARK} {silence.left(now)}"
+    short = SILENCE_MARK if silence.reason == "maintenance" else SILENCE_MARK + silence.short(now)
+    return long, short
+
+
+def _with_mark(word: str, mark: str, cells: int) -> str:
+    # The mark stays whole; the word gives way (it is cut with "…") if both do not fit.
+    if cell_len(mark) + 2 > cells:
+        return ellipsize(mark, cells)
+    if cell_len(word) + 1 + cell_len(mark) <= cells:
+        return f"{word} {mark}"
+    return f"{ellipsize(word, cells - cell_len(mark) - 1)} {mark}"
 
 
 def label_cells(snapshot: GuildSnapshot) -> int:
@@ -149,8 +170,17 @@ Cell = tuple[str, Role]
 """One cell's text, padded to its column, and how to paint it."""
 
 
-def row_cells(snapshot: GuildSnapshot, now: datetime, layout: Layout) -> list[Cell]:
-    """The cells of one guild's row; server text is made safe here, never parsed as markup."""
+def row_cells(
+    snapshot: GuildSnapshot,
+    now: datetime,
+    layout: Layout,
+    silence: SilenceState | None = None,
+) -> list[Cell]:
+    """The cells of one guild's row; server text is made safe here, never parsed as markup.
+
+    A silenced guild gets its mark: in the source column's place when the row has that room
+    ("~ silenced 14m"), else after the status word ("Offline ~14m").
+    """
     kind = status_kind(snapshot)
     word = headline(snapshot, now)  # "Online · 42 ms", "Maintenance · deploying v1.3"
     note = ""
@@ -161,6 +191,13 @@ def row_cells(snapshot: GuildSnapshot, now: datetime, layout: Layout) -> list[Ce
             # The bot's word stays in the status column; its message takes the source's place
             # (a streamed status, the usual case) and the room after it.
             word, note = said.split(" · ", 1)
+    note_role: Role = "word"
+    if silence is not None:
+        long, short = silence_marks(silence, now)
+        if layout.note and not note and cell_len(long) <= layout.note:
+            note, note_role = long, "muted"
+        else:
+            word = _with_mark(word, short, layout.word)
     seen = ""
     version = ""
     source = ""
@@ -183,7 +220,7 @@ def row_cells(snapshot: GuildSnapshot, now: datetime, layout: Layout) -> list[Ce
     if note:
         no_source = replace(layout, source=0)
         cells = _cells(no_source, GLYPHS[kind], label, word, seen, version, "", "muted")
-        cells.append((" " + _pad(note, layout.note), "word"))
+        cells.append((" " + _pad(note, layout.note), note_role))
         return cells
     return _cells(layout, GLYPHS[kind], label, word, seen, version, source, source_role)
 

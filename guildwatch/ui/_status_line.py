@@ -15,6 +15,7 @@ from guildwatch.display import safe, status_kind
 from guildwatch.store import Clock, GuildSnapshot
 from guildwatch.ui._detail_line import Detail
 from guildwatch.ui._last_seen import LastSeen
+from guildwatch.ui._silence import SilenceMark
 from guildwatch.ui._status_dot import StatusDot
 from guildwatch.ui._status_word import StatusWord
 from guildwatch.ui._ticking import TickingText
@@ -96,6 +97,7 @@ class StatusLine(Widget, can_focus=True):
             yield StatusDot(status_kind(self._snapshot))
             yield StatusWord(self._clock)
             yield Static(self._shown_name, id="name", markup=False)
+            yield SilenceMark(self._clock)
         yield LastSeen(self._clock)
         yield Detail(self._clock)
 

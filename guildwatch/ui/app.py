@@ -26,9 +26,11 @@ from textual.containers import VerticalScroll
 from textual.filter import LineFilter, Monochrome, NoColor
 from textual.worker import Worker, WorkerState
 
+from guildwatch.alerts import ReportRelay, Silences, alert_state
 from guildwatch.display import safe
+from guildwatch.durations import UNTIL_BACK, parse_duration
 from guildwatch.errors import GuildwatchError
-from guildwatch.store import Clock, StatusStore, Subscription
+from guildwatch.store import Clock, GuildSnapshot, StatusStore, Subscription
 from guildwatch.ui._engine import EngineLike
 from guildwatch.ui._footer import KeysFooter
 from guildwatch.ui._guild_detail import RETRYABLE, GuildDetail, say_nothing_to_retry
@@ -37,6 +39,7 @@ from guildwatch.ui._help import HelpScreen
 from guildwatch.ui._many import ManyGuilds
 from guildwatch.ui._notices import Notice, NoticeTracker, merge_notices
 from guildwatch.ui._signals import ExitSignals
+from guildwatch.ui._silence import UNSILENCE, SilenceMark, SilencePicker
 from guildwatch.ui._status_line import StatusLine
 
 if TYPE_CHECKING:
@@ -114,6 +117,9 @@ class GuildwatchApp(App[None]):
         hangup_grace: After SIGHUP, force the process out if the shutdown takes longer than
             this (see ``_signals``); None (in-process use, tests) never forces an exit.
         alerts: Debounced alerts (bell, OSC notification, ``--on-change``), run in a worker.
+        silences: What ``s`` and ``S`` change, shared with ``alerts`` (default: a new,
+            unsaved set on the app's clock).
+        silence_reports: Problems with the silences' state file, shown once the app runs.
     """
 
     # Absolute, so subclasses in other directories (tests, benches) find it too.
@@ -128,6 +134,8 @@ class GuildwatchApp(App[None]):
         Binding("r", "retry", "Retry"),
         Binding("R", "retry_all", "Retry all"),
         Binding("enter", "details", "Details"),
+        Binding("s", "silence", "Silence"),
+        Binding("S", "silence_all", "Silence all"),
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         # No text input here, so Ctrl+C can mean what people expect: quit cleanly, with the
@@ -148,6 +156,8 @@ class GuildwatchApp(App[None]):
         clock: Clock | None = None,
         alerts: AlertsLike | None = None,
         hangup_grace: float | None = None,
+        silences: Silences | None = None,
+        silence_reports: ReportRelay | None = None,
     ) -> None:
         super().__init__()
         self.no_color = no_color_wanted()
@@ -158,6 +168,8 @@ class GuildwatchApp(App[None]):
         self.store = store
         self.engine = engine
         self.clock: Clock = clock or store.clock
+        self.silences = silences if silences is not None else Silences(clock=self.clock)
+        self._silence_reports = silence_reports
         if not animation:
             # One switch for the pulse and Textual's animations (docs/upstream-defects.md).
             self.animation_level = "none"
@@ -193,7 +205,12 @@ class GuildwatchApp(App[None]):
             self._lines[line.guild_id] = line
         for snapshot in self.store.snapshots():
             self._notices.seed(snapshot)
+        if self._silence_reports is not None:
+            self._silence_reports.connect(self._report_silence_problem)
+        for snapshot in self.store.snapshots():
+            self._observe(snapshot)
         if (many := self.many) is not None:
+            many.guild_list.silences = self.silences
             many.update(self.store.snapshots())
             many.guild_list.focus()
         else:
@@ -224,6 +241,16 @@ class GuildwatchApp(App[None]):
         if not self.is_headless and self._driver is not None:
             self._driver.write(sequence)
 
+    def _report_silence_problem(self, message: str) -> None:
+        self.log.warning(message)
+        if self._room_for_toasts():
+            self.notify(message, title="Silences", severity="warning", markup=False)
+
+    def _observe(self, snapshot: GuildSnapshot) -> None:
+        # An "until back" silence ends when the guild is back, alerts on or off.
+        state = alert_state(snapshot)
+        self.silences.observe(snapshot.guild_id, None if state is None else state == "online")
+
     def _report_alert_problem(self, message: str) -> None:
         self.log.warning(message)
         if self._room_for_toasts():
@@ -249,12 +276,15 @@ class GuildwatchApp(App[None]):
     async def _show(self, changed: frozenset[str]) -> None:
         # In the store's order, so merged toasts and ties read the same way every time.
         snapshots = [self.store.get(g) for g in self.store.guild_ids if g in changed]
+        for snapshot in snapshots:
+            self._observe(snapshot)
         many = self.many
         if many is None and len(self.store.guild_ids) > 1:
             # A second guild arrived (e.g. "watch all my guilds"): switch to the list.
             await self.query_one("#guilds").remove()
             self._lines.clear()
             many = ManyGuilds(self.store.snapshots(), self.clock, id="many")
+            many.guild_list.silences = self.silences
             await self.mount(many, before=self.query_one(KeysFooter))
             many.guild_list.focus()
         if many is not None:
@@ -317,6 +347,55 @@ class GuildwatchApp(App[None]):
         if self.many is None and (ids := self.store.guild_ids):
             self.push_screen(GuildDetail(self.store, ids[0], self.engine, self.clock))
 
+    def _target_guild(self) -> str | None:
+        """The guild ``s`` acts on: the selected row, the focused line, or the only guild."""
+        if isinstance(self.screen, GuildDetail):
+            return self.screen.guild_id
+        if (many := self.many) is not None:
+            return many.guild_list.selected
+        focused = self.focused
+        if isinstance(focused, StatusLine):
+            return focused.guild_id
+        ids = self.store.guild_ids
+        return ids[0] if ids else None
+
+    def action_silence(self) -> None:
+        """Silence the selected guild's alerts: a picker asks how long."""
+        guild_id = self._target_guild()
+        if guild_id is None:
+            return
+        label = self.store.get(guild_id).label
+        silenced = self.silences.get(guild_id) is not None
+        picker = SilencePicker(f"Silence {label}", silenced=silenced)
+        self.push_screen(picker, lambda answer: self._silence([guild_id], answer))
+
+    def action_silence_all(self) -> None:
+        """Silence every guild's alerts: a picker asks how long."""
+        ids = list(self.store.guild_ids)
+        silenced = any(self.silences.get(g) is not None for g in ids)
+        picker = SilencePicker(f"Silence all {len(ids)} guilds", silenced=silenced)
+        self.push_screen(picker, lambda answer: self._silence(ids, answer))
+
+    def _silence(self, guild_ids: list[str], answer: str | None) -> None:
+        if answer is None:
+            return
+        if answer == UNSILENCE:
+            self.silences.unsilence(guild_ids)
+        else:
+            duration = None if answer == UNTIL_BACK else parse_duration(answer)
+            self.silences.silence(guild_ids, duration, down=self._is_down)
+        self._repaint_rows()
+
+    def _is_down(self, guild_id: str) -> bool:
+        state = alert_state(self.store.get(guild_id))
+        return state is not None and state != "online"
+
+    def _repaint_rows(self) -> None:
+        if (many := self.many) is not None:
+            many.guild_list.refresh()
+        for mark in self.query(SilenceMark):
+            mark.refresh(layout=True)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # With one guild, r already retries everything there is; in the detail view r is the
         # guild's own retry. Neither needs a second key in the footer (Textual 8: False hides
@@ -324,6 +403,8 @@ class GuildwatchApp(App[None]):
         # main screen; with several, the list's own Enter opens the selected row.
         if action == "details":
             return self.many is None and len(self.screen_stack) == 1
+        if action == "silence_all":
+            return self.many is not None and not isinstance(self.screen, GuildDetail)
         if action != "retry_all":
             return True
         return self.many is not None and not isinstance(self.screen, GuildDetail)

@@ -19,7 +19,7 @@ from guildwatch.cli._options import Options
 
 OPTIONS_VARIABLE = "GUILDWATCH_SERVE_OPTIONS"
 TOKEN_VARIABLE = "GUILDWATCH_TOKEN"  # noqa: S105 -- a variable name, not a token
-_PATHS = ("log_file", "config_path")
+_PATHS = ("log_file", "config_path", "state_dir")
 _TUPLES = ("on_change", "warnings")
 
 
@@ -32,6 +32,8 @@ def encode_options(options: Options) -> str:
             continue
         if item.name == "guilds":
             value = [[spec.guild_id, spec.name] for spec in value]
+        elif item.name == "silence":
+            value = []  # --silence was applied once by the serving process, not per tab
         elif isinstance(value, Path):
             value = str(value)
         data[item.name] = value
@@ -48,6 +50,7 @@ def decode_options(text: str, token: str) -> Options:
     for name in _PATHS:
         if data.get(name) is not None:
             data[name] = Path(data[name])
+    data["silence"] = tuple(tuple(spec) for spec in data.get("silence", ()))
     for name in _TUPLES:
         if data.get(name) is not None:
             data[name] = tuple(data[name])

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
-from guildwatch.alerts import BEL, Alerter, AlertService, AlertSettings, osc9, osc777
+from guildwatch.alerts import BEL, Alerter, AlertService, AlertSettings, Silences, osc9, osc777
 from guildwatch.store import BotStatus, StatusStore
-from tests.alerts.support import T0, snapshot
+from tests.alerts.support import RECORDER, T0, snapshot
 
 HOSTILE_NAME = "evil\x1b]0;pwn\x07\x9c\x9d2;x\x1b\\;name\u202e;\nnext"
 
@@ -100,3 +105,56 @@ def test_settings_know_when_nothing_would_fire() -> None:
     assert not AlertSettings(bell=False).enabled
     assert AlertSettings(bell=False, desktop="osc9").enabled
     assert AlertSettings(bell=False, on_change=("true",)).enabled
+
+
+async def test_silence_and_reminders_through_the_real_command(tmp_path: Path) -> None:
+    recorder = tmp_path / "record.py"
+    recorder.write_text(f"#!{sys.executable}\n{RECORDER}")
+    recorder.chmod(0o755)
+    log = tmp_path / "calls.jsonl"
+
+    def payloads() -> list[dict[str, Any]]:
+        if not log.exists():
+            return []
+        return [json.loads(json.loads(line)["stdin"]) for line in log.read_text().splitlines()]
+
+    store = StatusStore(clock=lambda: T0)
+    for guild in ("quiet", "loud"):
+        store.add_guild(guild)
+        store.set_connection(guild, "connected")
+        store.apply_status(guild, BotStatus(True, T0, "1.0"), source="stream")
+    silences = Silences(clock=lambda: T0)
+    silences.silence(["quiet"], timedelta(hours=1))
+    settings = AlertSettings(
+        bell=False, on_change=(str(recorder), "--out", str(log)), hold_down=0.0, repeat=0.4
+    )
+    service = AlertService(settings, silences=silences)
+    reports: list[str] = []
+    task = asyncio.create_task(service.run(store, terminal=lambda _: None, report=reports.append))
+    try:
+        await _until(lambda: service.runner is not None)
+        for guild in ("quiet", "loud"):
+            store.apply_status(guild, BotStatus(False, T0, "1.0"), source="stream")
+        # The loud guild's alert, then one reminder of it; the silenced guild's alert is held.
+        await _until(lambda: len(payloads()) == 2)
+        assert [(p["guild"], p["to"], p["reminder"]) for p in payloads()] == [
+            ("loud", "offline", False),
+            ("loud", "offline", True),
+        ]
+        assert [(c.guild_id, c.after) for c in service.gate.held] == [("quiet", "offline")]
+        # Ending the silence wakes the service: the held alert goes out at once.
+        silences.unsilence(["quiet"])
+        await _until(lambda: any(p["guild"] == "quiet" for p in payloads()))
+        store.apply_status("loud", BotStatus(True, T0, "1.0"), source="stream")
+        await _until(lambda: any(p["to"] == "online" for p in payloads()))
+        assert service.runner is not None
+        await service.runner.wait_idle()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert reports == []
+    quiet = [p for p in payloads() if p["guild"] == "quiet"]
+    assert [(p["from"], p["to"], p["reminder"]) for p in quiet[:1]] == [
+        ("online", "offline", False)
+    ]
+    assert ("loud", "online", False) in [(p["guild"], p["to"], p["reminder"]) for p in payloads()]

@@ -180,5 +180,6 @@ def test_change_carries_the_latest_version_error_and_name() -> None:
         "time": "2026-11-22T14:00:00Z",
         "version": "2.0",
         "error": {"kind": "network", "message": "Connection lost after 4 attempts: refused"},
+        "reminder": False,
     }
     assert change.summary() == "Main: Connection lost (was Online)"

@@ -110,3 +110,36 @@ def test_a_failing_command_is_a_warning_line_not_an_exit(
         "(No such file or directory)"
     ) in stderr
     assert process.returncode in (0, 130)
+
+
+def test_watch_holds_a_silenced_guilds_alert_and_repeats_the_others(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    server = server_factory()
+    quiet, loud = server.guild_ids[:2]  # neither has reported in: both found offline
+    recorder = tmp_path / "record.py"
+    recorder.write_text(f"#!{sys.executable}\n{RECORDER}")
+    recorder.chmod(0o755)
+    calls = tmp_path / "calls.jsonl"
+    command = f"{shlex.quote(str(recorder))} --out {shlex.quote(str(calls))}"
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    env = {"GUILDWATCH_TOKEN": server.token, "GUILDWATCH_API": server.url}
+    args = ["--on-change", command, "--silence", f"{quiet}=1h", "--alert-repeat", "0.5"]
+    process = _start([*args, quiet, loud], env, home)
+    try:
+        _wait_for(lambda: len(_records(calls)) >= 2)  # the loud one's alert and a reminder
+    finally:
+        stdout, stderr = _stop(process)
+    payloads = [json.loads(record["stdin"]) for record in _records(calls)]
+    assert {p["guild"] for p in payloads} == {loud}
+    assert [(p["to"], p["reminder"]) for p in payloads[:2]] == [
+        ("offline", False),
+        ("offline", True),
+    ]
+    # The silenced guild's change is still printed, with its silence.
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    quiet_lines = [line for line in lines if line["guild"] == quiet]
+    assert any(line["status"] == "offline" for line in quiet_lines)
+    assert all(line["silencedUntil"] is not None for line in quiet_lines)
+    assert "Traceback" not in stderr

@@ -79,6 +79,7 @@ async def test_hostile_payload_runs_only_the_configured_command(tmp_path: Path) 
         "time": "2026-11-22T14:00:00Z",
         "version": HOSTILE,
         "error": None,
+        "reminder": False,
     }
     assert record["stdin"].isascii()  # control characters arrive escaped, as JSON data
     assert record["stdin"].count("\n") == 1

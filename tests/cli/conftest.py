@@ -24,6 +24,7 @@ def clean_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, s
     """The current environment minus guildwatch's variables, with a private home."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("GUILDWATCH_")}
     env |= {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "COLUMNS": "100"}
+    env["XDG_STATE_HOME"] = str(home / ".local" / "state")  # silences: never the user's own
     env.pop("NO_COLOR", None)
     return env | dict(extra or {})
 

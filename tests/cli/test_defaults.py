@@ -68,6 +68,7 @@ def test_alert_defaults_come_from_the_table() -> None:
     settings = AlertSettings()
     assert settings.hold_down == defaults.ALERT_HOLD_DOWN.value
     assert settings.command_timeout == defaults.ON_CHANGE_TIMEOUT.value
+    assert settings.repeat == defaults.ALERT_REPEAT.value
 
 
 @pytest.mark.parametrize("row", USER_ROWS, ids=lambda row: row.name)

@@ -27,6 +27,7 @@ SCHEMA_KEYS = {
     "source",
     "error",
     "warning",
+    "silencedUntil",
 }
 
 
@@ -60,6 +61,7 @@ def test_online_json_record_has_the_documented_schema() -> None:
         "source": "stream",
         "error": None,
         "warning": None,
+        "silencedUntil": None,
     }
 
 

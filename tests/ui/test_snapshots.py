@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
+from guildwatch.alerts import Silences
 from guildwatch.store import BotStatus, Shard, StatusStore
 from guildwatch.ui import GuildwatchApp
 from tests.ui.support import (
     GUILD,
+    MIXED,
     NOW,
     STATES,
     FakeClock,
@@ -146,3 +148,37 @@ def test_vitals_list(snap_compare: SnapCompare) -> None:
 def test_vitals_detail_view(snap_compare: SnapCompare) -> None:
     keys = ["down", "down", "down", "enter"]  # offline first, then the three online
     assert snap_compare(_vitals_list(), terminal_size=(80, 24), press=keys)
+
+
+def _silenced_list() -> GuildwatchApp:
+    clock = FakeClock()
+    silences = Silences(clock=clock)
+    silences.silence([MIXED[3][0]], timedelta(minutes=14))  # Dunmore, lost: the top row
+    silences.silence([MIXED[1][0]], None)  # Basalt, offline: until back
+    store = mixed_store(clock)
+    return GuildwatchApp(store, RecordingEngine(), animation=False, clock=clock, silences=silences)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 10), (20, 3)], ids=["80x24", "40x10", "20x3"])
+def test_silenced_rows(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    assert snap_compare(_silenced_list(), terminal_size=size)
+
+
+def test_silenced_rows_without_colour(
+    snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(_silenced_list(), terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 10), (20, 3)], ids=["80x24", "40x10", "20x3"])
+def test_silenced_single_guild(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    app = _app("offline")
+    app.silences.silence([GUILD], timedelta(hours=1))
+    assert snap_compare(app, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 10), (20, 3)], ids=["80x24", "40x10", "20x3"])
+def test_silence_picker(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    # Basalt is silenced until back, so the picker offers "unsilence" too.
+    assert snap_compare(_silenced_list(), terminal_size=size, press=["down", "s"])

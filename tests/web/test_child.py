@@ -40,6 +40,10 @@ def test_every_option_survives_the_trip_and_the_token_stays_out(tmp_path: Path) 
         "notify-send 'guild changed'",
         "--alert-hold-down",
         "0",
+        "--alert-repeat",
+        "30m",
+        "--silence",
+        "1234=1h",
         "--log-file",
         str(tmp_path / "gw.log"),
         "1234",
@@ -53,7 +57,13 @@ def test_every_option_survives_the_trip_and_the_token_stays_out(tmp_path: Path) 
     back = decode_options(text, TOKEN)
     # A tab is a full screen: Textual's inline driver would replace the web driver.
     assert options.inline is True
-    assert back == dataclasses.replace(options, mode="tui", serve=None, metrics=None, inline=False)
+    # --silence is applied once by the serving process: a tab opened later must not restart it.
+    assert options.silence == (("1234", 3600.0),)
+    assert back == dataclasses.replace(
+        options, mode="tui", serve=None, metrics=None, inline=False, silence=()
+    )
+    assert back.alert_repeat == 1800.0
+    assert back.state_dir == options.state_dir
     assert back.guilds[0].name == "Alpha ✓"
 
 
