@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, NamedTuple
 
+from guildwatch import defaults
+from guildwatch.latency import LatencyHistory
+
 ConnectionState = Literal["connecting", "connected", "disconnected", "error"]
 """The public connection states (docs/protocol.md): down-and-retrying is ``disconnected``."""
 
@@ -121,6 +124,12 @@ class GuildSnapshot:
     """When the next reconnect is due, while waiting for it."""
     stream_enabled: bool = True
     """False when the user turned the stream off (``--no-stream``): polling alone."""
+    latency_slow: bool = False
+    """The gateway latency stayed over the threshold, judged over a window
+    (``latency.LatencyHistory``): one spike or a wobble around the threshold does not set it."""
+    latency_shown_ms: float | None = None
+    """The latency a row shows: it follows the real one past a dead band, so jitter of a few
+    ms does not repaint the row at every heartbeat. None while none is reported."""
 
     @property
     def label(self) -> str:
@@ -225,11 +234,21 @@ class StatusStore:
     Args:
         clock: Source of "now" for ``received_at`` and history times.
         history_size: Changes kept per guild (a ring buffer; the oldest are dropped).
+        latency_warn: Milliseconds of gateway latency (the median over a window) past which
+            a guild is Degraded.
     """
 
-    def __init__(self, *, clock: Clock = utc_now, history_size: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock = utc_now,
+        history_size: int = 1000,
+        latency_warn: float = defaults.LATENCY_WARN.value,
+    ) -> None:
         self.clock = clock
+        self.latency_warn = latency_warn
         self._history_size = history_size
+        self._latency: dict[str, LatencyHistory] = {}
         self._guilds: dict[str, GuildSnapshot] = {}
         self._history: dict[str, deque[HistoryEntry]] = {}
         self._counters: dict[str, GuildCounters] = {}
@@ -253,6 +272,10 @@ class StatusStore:
     def history(self, guild_id: str) -> tuple[HistoryEntry, ...]:
         """The recorded changes of one guild, oldest first."""
         return tuple(self._history[guild_id])
+
+    def latency(self, guild_id: str) -> LatencyHistory:
+        """The guild's latency buffer (live: read it, never change it)."""
+        return self._latency[guild_id]
 
     def counters(self, guild_id: str) -> GuildCounters:
         """The running totals of one guild (live: read them, never change them)."""
@@ -280,6 +303,7 @@ class StatusStore:
         self._guilds[guild_id] = snapshot
         self._history[guild_id] = deque(maxlen=self._history_size)
         self._counters[guild_id] = GuildCounters()
+        self._latency[guild_id] = LatencyHistory()
         self._record(snapshot)
         self._notify(guild_id)
 
@@ -356,9 +380,22 @@ class StatusStore:
             if status_health != health or status.version != version:
                 health, version = status_health, status.version
                 history.append(HistoryEntry(now, before.connection, health, version))
+        latency = self._latency[guild_id]
+        at = now.timestamp()
+        for status, _ in statuses:
+            if status.latency_ms is not None:
+                latency.add(at, status.latency_ms, self.latency_warn)
         status, warning = statuses[-1]
+        if status.latency_ms is None:
+            latency.clear_judgement()
         after = dataclasses.replace(
-            before, status=status, source=source, received_at=now, warning=warning
+            before,
+            status=status,
+            source=source,
+            received_at=now,
+            warning=warning,
+            latency_slow=latency.slow,
+            latency_shown_ms=latency.shown,
         )
         if after != before:
             self._guilds[guild_id] = after

@@ -68,6 +68,8 @@ class Options:
     on_change: tuple[str, ...] | None
     """The ``--on-change`` command, split once here; never built from server data."""
     alert_hold_down: float
+    latency_warn: float
+    """Milliseconds of gateway latency (a window's median) past which a guild is Degraded."""
     http2: bool
     once_timeout: float
     log_file: Path | None
@@ -273,6 +275,7 @@ def resolve(
         alert_hold_down=_first(
             args.alert_hold_down, c.alert_hold_down, default=d.ALERT_HOLD_DOWN.value
         ),
+        latency_warn=_first(args.latency_warn, c.latency_warn, default=d.LATENCY_WARN.value),
         http2=_check_http2(_first(args.http2, c.http2, default=d.HTTP2.value)),
         once_timeout=_first(args.timeout, c.timeout, default=d.ONCE_TIMEOUT.value),
         log_file=log_file,

@@ -49,7 +49,7 @@ def _start(options: Options) -> int:
         from guildwatch.web import serve  # every tab's process connects to the same server
 
         return serve(options)
-    store = StatusStore()
+    store = StatusStore(latency_warn=options.latency_warn)
     for spec in options.guilds:
         store.add_guild(spec.guild_id, name=spec.name, stream=options.stream)
     metrics = _start_metrics(options, store)

@@ -33,8 +33,10 @@ HEADER_MIN_WIDTH = 60
 _DOT_CLASSES = {
     "online": "guild-list--online",
     "offline": "guild-list--offline",
+    "degraded": "guild-list--warning",
     "reconnecting": "guild-list--warning",
-    "lost": "guild-list--warning",
+    "lost": "guild-list--lost",
+    "maintenance": "guild-list--muted",
     "connecting": "guild-list--muted",
     "waiting": "guild-list--muted",
 }
@@ -61,6 +63,7 @@ class GuildList(ScrollView, can_focus=True):
         & > .guild-list--online { color: $success; }
         & > .guild-list--offline { color: $error; }
         & > .guild-list--warning { color: $warning; }
+        & > .guild-list--lost { color: $primary; }
         & > .guild-list--cursor { background: $block-cursor-blurred-background; }
         &:focus > .guild-list--cursor { background: $block-cursor-background; }
     }
@@ -75,6 +78,7 @@ class GuildList(ScrollView, can_focus=True):
         "guild-list--online",
         "guild-list--offline",
         "guild-list--warning",
+        "guild-list--lost",
         "guild-list--cursor",
     }
 

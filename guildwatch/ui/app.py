@@ -120,7 +120,9 @@ class GuildwatchApp(App[None]):
     CSS_PATH = Path(__file__).with_name("guildwatch.tcss")
     # Without colour, the states and the selection need an attribute of their own.
     CSS = """
-    StatusDot:nocolor.-offline, StatusDot:nocolor.-lost { text-style: bold; }
+    StatusDot:nocolor.-offline, StatusDot:nocolor.-lost, StatusDot:nocolor.-degraded {
+        text-style: bold;
+    }
     """
     TITLE = "guildwatch"
     ENABLE_COMMAND_PALETTE = False
