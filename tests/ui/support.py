@@ -12,7 +12,7 @@ from rich.console import Console
 from textual.app import App
 from textual.pilot import Pilot
 
-from guildwatch.store import BotStatus, Problem, StatusStore
+from guildwatch.store import BotStatus, Problem, Shard, StatusStore
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 GUILD = "123456789012345678"
@@ -31,7 +31,18 @@ async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], what: str)
 
 
 State = Literal[
-    "connecting", "online", "offline", "reconnecting", "polled", "lost", "hostile", "waiting"
+    "connecting",
+    "online",
+    "offline",
+    "reconnecting",
+    "polled",
+    "lost",
+    "hostile",
+    "waiting",
+    "online_latency",
+    "degraded_shard",
+    "degraded_latency",
+    "maintenance",
 ]
 STATES: tuple[State, ...] = (
     "connecting",
@@ -42,6 +53,16 @@ STATES: tuple[State, ...] = (
     "lost",
     "hostile",
 )
+
+VITALS_STATES: tuple[State, ...] = (
+    "online_latency",
+    "degraded_shard",
+    "degraded_latency",
+    "maintenance",
+    "offline",
+    "lost",
+)
+"""The states of a bot that reports vitals, for the vitals screen's snapshots."""
 
 HOSTILE = (
     "[bold red]pwn[/] \x1b[31mred\x1b[0m \x1b]0;title\x07 [@click=app.quit]click[/] "
@@ -103,7 +124,29 @@ def put_in_state(store: StatusStore, state: State, clock: FakeClock, guild_id: s
     """Drive ``store`` for one guild into ``state`` the way the engine writes it."""
     now = clock.now
     up = BotStatus(True, now - timedelta(seconds=20), "1.2.3")
-    if state == "connecting":
+    vitals = up._replace(
+        latency_ms=42.0, shard=Shard(3, 8), started_at=now - timedelta(hours=2, minutes=5)
+    )
+    if state == "online_latency":
+        store.set_connection(guild_id, "connected")
+        store.apply_status(guild_id, vitals, source="stream")
+    elif state == "degraded_shard":
+        store.set_connection(guild_id, "connected")
+        down = vitals._replace(latency_ms=None, shard=Shard(3, 8, connected=False))
+        store.apply_status(guild_id, down._replace(state="degraded"), source="stream")
+    elif state == "degraded_latency":
+        store.set_connection(guild_id, "connected")
+        # Forty seconds of a slow gateway, one heartbeat a second, ending now.
+        for second in range(40, -1, -1):
+            clock.now = now - timedelta(seconds=second)
+            slow = vitals._replace(latency_ms=812.0 + (40 - second) % 3)
+            store.apply_status(guild_id, slow, source="stream")
+        clock.now = now
+    elif state == "maintenance":
+        store.set_connection(guild_id, "connected")
+        said = vitals._replace(latency_ms=None, state="maintenance", message="deploying v1.3")
+        store.apply_status(guild_id, said, source="stream")
+    elif state == "connecting":
         store.set_connection(guild_id, "connecting")
     elif state == "waiting":
         store.set_connection(guild_id, "connected")
