@@ -91,6 +91,44 @@ class BotStatus(NamedTuple):
         return state if state in KNOWN_STATES else "degraded"  # type: ignore[return-value]
 
 
+class ShardVitals(NamedTuple):
+    """One shard in the bot-level status (``GET /api/v1/bot/status``)."""
+
+    id: int
+    connected: bool
+    latency_ms: float | None
+    guilds: int | None
+    """Guilds the bot reported on this shard."""
+    last_ack: datetime | None
+    """The last heartbeat in which this shard was connected."""
+
+
+class BotOverview(NamedTuple):
+    """The bot as a whole, one validated ``bot/status`` object (``engine.parse_bot_status``)."""
+
+    healthy: bool
+    last_heartbeat: datetime | None
+    version: str | None
+    started_at: datetime | None = None
+    state: str | None = None
+    message: str | None = None
+    guild_count: int = 0
+    shard_count: int = 0
+    shards: tuple[ShardVitals, ...] = ()
+
+    @property
+    def bot_state(self) -> BotState:
+        """As :attr:`BotStatus.bot_state`: absent is ``up``, an unknown word ``degraded``."""
+        state = self.state
+        if state is None:
+            return "up"
+        return state if state in KNOWN_STATES else "degraded"  # type: ignore[return-value]
+
+
+BotAvailability = Literal["unknown", "available", "absent"]
+"""Whether the server reports bot status: ``absent`` after a 404 (an optional endpoint)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """An error or warning with a stable kind and a message for people."""
@@ -142,6 +180,26 @@ class GuildSnapshot:
         if self.status is None:
             return "unknown"
         return "online" if self.status.healthy else "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class BotSnapshot:
+    """Everything known about the bot as a whole; replaced whole on every write."""
+
+    connection: ConnectionState = "connecting"
+    status: BotOverview | None = None
+    """The last valid bot status; kept while the connection is down."""
+    availability: BotAvailability = "unknown"
+    source: Source | None = None
+    received_at: datetime | None = None
+    error: Problem | None = None
+    warning: Problem | None = None
+    attempt: int = 0
+    next_retry_at: datetime | None = None
+
+
+BOT_KEY = "@bot"
+"""What a bot subscription yields when the bot entry changed (never a guild id)."""
 
 
 class HistoryEntry(NamedTuple):
@@ -253,6 +311,8 @@ class StatusStore:
         self._history: dict[str, deque[HistoryEntry]] = {}
         self._counters: dict[str, GuildCounters] = {}
         self._subscriptions: list[Subscription] = []
+        self._bot = BotSnapshot()
+        self._bot_subscriptions: list[Subscription] = []
 
     # -- reading -------------------------------------------------------------------------
 
@@ -287,9 +347,41 @@ class StatusStore:
         self._subscriptions.append(subscription)
         return subscription
 
+    @property
+    def bot(self) -> BotSnapshot:
+        """The bot as a whole (``bot/status``), ``connecting`` until a bot watcher writes."""
+        return self._bot
+
+    def subscribe_bot(self, *, max_rate: float = 10.0) -> Subscription:
+        """Wake-ups for changes of :attr:`bot` only (each yields ``{BOT_KEY}``)."""
+        subscription = Subscription(self, max_rate)
+        self._bot_subscriptions.append(subscription)
+        return subscription
+
     def _unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
+        if subscription in self._bot_subscriptions:
+            self._bot_subscriptions.remove(subscription)
+
+    def update_bot(self, **changes: object) -> None:
+        """Replace the bot entry with ``changes`` applied (the bot watcher's only write).
+
+        A status sets ``received_at`` from the clock; ``connected`` clears the error and the
+        retry countdown, as for a guild.
+        """
+        if "status" in changes:
+            changes.setdefault("received_at", self.clock())
+            changes.setdefault("availability", "available")
+        if changes.get("connection") == "connected":
+            changes.setdefault("error", None)
+            changes.setdefault("next_retry_at", None)
+        after = dataclasses.replace(self._bot, **changes)  # type: ignore[arg-type]
+        if after == self._bot:
+            return
+        self._bot = after
+        for subscription in self._bot_subscriptions:
+            subscription._notify(BOT_KEY)
 
     # -- writing -------------------------------------------------------------------------
 
