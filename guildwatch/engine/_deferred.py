@@ -43,6 +43,11 @@ class DeferredEngine:
         if self._engine is not None:
             self._engine.retry(guild_id)
 
+    def retry_bot(self) -> None:
+        """As :meth:`Engine.retry_bot`."""
+        if self._engine is not None:
+            self._engine.retry_bot()
+
     async def stop(self) -> None:
         """As :meth:`Engine.stop`; before ``run()`` it only makes ``run()`` a no-op."""
         self._stopped = True

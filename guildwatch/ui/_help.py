@@ -37,7 +37,7 @@ HELP_TEXT = "\n".join(
         "         Home End)",
         "  /      filter by name or id",
         "  Esc    clear the filter",
-        "  Enter  details: history, uptime",
+        "  Enter  details   b  bot, shards",
         "  ?      this help (Esc closes it)",
         "  q      quit (also Ctrl+C, Ctrl+Q)",
         "",

@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerState
 from guildwatch.display import safe
 from guildwatch.errors import GuildwatchError
 from guildwatch.store import Clock, StatusStore, Subscription
+from guildwatch.ui._bot_view import BotView
 from guildwatch.ui._engine import EngineLike
 from guildwatch.ui._footer import KeysFooter
 from guildwatch.ui._guild_detail import RETRYABLE, GuildDetail, say_nothing_to_retry
@@ -130,6 +131,7 @@ class GuildwatchApp(App[None]):
         Binding("r", "retry", "Retry"),
         Binding("R", "retry_all", "Retry all"),
         Binding("enter", "details", "Details"),
+        Binding("b", "bot", "Bot", show=False),  # in the help; the footer is full at 40 columns
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         # No text input here, so Ctrl+C can mean what people expect: quit cleanly, with the
@@ -335,6 +337,11 @@ class GuildwatchApp(App[None]):
 
     def on_status_line_retry_requested(self, message: StatusLine.RetryRequested) -> None:
         self.engine.retry(message.guild_id)
+
+    def action_bot(self) -> None:
+        """The bot as a whole: its word, uptime and every shard."""
+        if not isinstance(self.screen, BotView):
+            self.push_screen(BotView(self.store, self.engine, self.clock))
 
     def action_help(self) -> None:
         """Show the keys and the meaning of each state."""

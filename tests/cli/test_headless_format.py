@@ -27,6 +27,10 @@ SCHEMA_KEYS = {
     "source",
     "error",
     "warning",
+    "latencyMs",
+    "shard",
+    "state",
+    "message",
 }
 
 
@@ -60,6 +64,10 @@ def test_online_json_record_has_the_documented_schema() -> None:
         "source": "stream",
         "error": None,
         "warning": None,
+        "latencyMs": None,
+        "shard": None,
+        "state": "up",
+        "message": None,
     }
 
 

@@ -255,3 +255,34 @@ def mixed_store(clock: FakeClock) -> StatusStore:
     for guild_id, _, state in MIXED:
         put_in_state(store, state, clock, guild_id)
     return store
+
+
+def seed_bot(store: StatusStore, clock: FakeClock, *, shards: int = 8, down: int = 3) -> None:
+    """The bot as the bot watcher leaves it: ``shards`` shards, shard ``down`` disconnected
+    (-1: none), one slow shard, 2,500 guilds on each."""
+    from guildwatch.store import BotOverview, ShardVitals
+
+    now = clock.now
+    vitals = tuple(
+        ShardVitals(
+            i,
+            i != down,
+            None if i == down else (812.0 if i == 1 else 40.0 + i),
+            2500 + i,
+            now - timedelta(seconds=5),
+        )
+        for i in range(shards)
+    )
+    overview = BotOverview(
+        True,
+        now - timedelta(seconds=5),
+        "1.3.0",
+        now - timedelta(hours=2, minutes=5),
+        "up",
+        None,
+        sum(s.guilds or 0 for s in vitals),
+        shards,
+        vitals,
+    )
+    store.update_bot(connection="connected")
+    store.update_bot(status=overview, source="stream")
