@@ -202,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _switch_off(output, d.MOUSE)
     _number(output, d.LATENCY_WARN)
-    alerts = parser.add_argument_group("alerts (a guild goes Offline or Connection lost, and back)")
+    alerts = parser.add_argument_group(
+        "alerts (a guild goes Degraded, Offline or Connection lost, and back)"
+    )
     alerts.add_argument(
         _flag(d.BELL),
         action=argparse.BooleanOptionalAction,
