@@ -349,6 +349,9 @@ def headline(snapshot: GuildSnapshot, now: datetime, *, short: bool = False) -> 
         return word
     if kind == "degraded":
         reason = degraded_reason(snapshot)
+        if short and reason:
+            # 18 cells: "Degraded: shard 3", "Degraded: 812 ms" keep the word and the fix.
+            return f"{word}: {reason.removeprefix('latency ').removesuffix(' down')}"
         return f"{word} · {reason}" if reason else word
     if kind == "maintenance":
         said = bot_word(snapshot)

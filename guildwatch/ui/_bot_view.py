@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 NO_BOT_STATUS = "This server reports no bot status (it has no /api/v1/bot/status)."
 
 
-def bot_headline(bot: BotSnapshot) -> str:
+def bot_headline(bot: BotSnapshot, warn_ms: float) -> str:
     """One line: "Bot · Online · 2 of 3 shards connected", or why there is nothing to show."""
     status = bot.status
     if bot.availability == "absent":
@@ -54,6 +54,9 @@ def bot_headline(bot: BotSnapshot) -> str:
     if status.shards and connected < len(status.shards) and state == "up":
         word = "Degraded"
     shards = f" · {connected} of {len(status.shards)} shards connected" if status.shards else ""
+    slow = sum(1 for s in status.shards if s.connected and (s.latency_ms or 0.0) > warn_ms)
+    if slow:
+        shards += f" · {slow} over {warn_ms:g} ms"
     return f"Bot · {word}{shards}"
 
 
@@ -148,7 +151,7 @@ class BotView(Screen[None]):
             grid = shard_grid(worst_first(bot.status.shards, warn), width, warn, guilds=True)
             shards = ["Shards, worst first (id, latency, guilds)", *grid, SHARD_LEGEND]
         return {
-            "bot-title": bot_headline(bot),
+            "bot-title": bot_headline(bot, self.store.latency_warn),
             "bot-facts": "\n".join(bot_facts(bot, now)),
             "bot-shards": "\n".join(shards),
         }

@@ -286,3 +286,11 @@ def test_a_latency_judged_slow_reads_degraded_with_the_shown_latency() -> None:
     # The row shows the dead-banded latency, not every heartbeat's value.
     jittery = replace(_online(latency_ms=45.0), latency_shown_ms=42.0)
     assert headline(jittery, NOW) == "Online · 42 ms"
+
+
+def test_degraded_has_short_words_for_small_panes() -> None:
+    shard = _online(shard=Shard(3, 8, connected=False))
+    assert headline(shard, NOW, short=True) == "Degraded: shard 3"
+    slow = replace(_online(latency_ms=900.0), latency_slow=True, latency_shown_ms=812.0)
+    assert headline(slow, NOW, short=True) == "Degraded: 812 ms"
+    assert all(len(headline(s, NOW, short=True)) <= 18 for s in (shard, slow))

@@ -257,9 +257,11 @@ def mixed_store(clock: FakeClock) -> StatusStore:
     return store
 
 
-def seed_bot(store: StatusStore, clock: FakeClock, *, shards: int = 8, down: int = 3) -> None:
+def seed_bot(
+    store: StatusStore, clock: FakeClock, *, shards: int = 8, down: int = 3, slow: int = 1
+) -> None:
     """The bot as the bot watcher leaves it: ``shards`` shards, shard ``down`` disconnected
-    (-1: none), one slow shard, 2,500 guilds on each."""
+    (-1: none), shard ``slow`` over the threshold (-1: none), 2,500 guilds on each."""
     from guildwatch.store import BotOverview, ShardVitals
 
     now = clock.now
@@ -267,7 +269,7 @@ def seed_bot(store: StatusStore, clock: FakeClock, *, shards: int = 8, down: int
         ShardVitals(
             i,
             i != down,
-            None if i == down else (812.0 if i == 1 else 40.0 + i),
+            None if i == down else (812.0 if i == slow else 40.0 + i),
             2500 + i,
             now - timedelta(seconds=5),
         )
@@ -286,3 +288,28 @@ def seed_bot(store: StatusStore, clock: FakeClock, *, shards: int = 8, down: int
     )
     store.update_bot(connection="connected")
     store.update_bot(status=overview, source="stream")
+
+
+def seed_bot_state(store: StatusStore, clock: FakeClock, state: State) -> None:
+    """The bot as a whole in the same state as the guild in ``state`` (for the bot view)."""
+    from guildwatch.store import BotOverview
+
+    if state == "lost":
+        seed_bot(store, clock, down=-1)
+        store.update_bot(
+            connection="error",
+            error=Problem("network", "Connection refused by 127.0.0.1:8765"),
+            attempt=3,
+        )
+        return
+    down = 3 if state == "degraded_shard" else -1
+    seed_bot(store, clock, down=down, slow=3 if state == "degraded_latency" else -1)
+    bot = store.bot.status
+    assert bot is not None
+    changes: dict[str, Any] = {}
+    if state == "maintenance":
+        changes.update(state="maintenance", message="deploying v1.3")
+    if state == "offline":
+        changes.update(healthy=False)
+    overview: BotOverview = bot._replace(**changes)
+    store.update_bot(status=overview)

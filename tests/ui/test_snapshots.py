@@ -19,10 +19,12 @@ from tests.ui.support import (
     GUILD,
     NOW,
     STATES,
+    VITALS_STATES,
     FakeClock,
     RecordingEngine,
     State,
     mixed_store,
+    seed_bot_state,
     seeded_store,
 )
 
@@ -146,3 +148,28 @@ def test_vitals_list(snap_compare: SnapCompare) -> None:
 def test_vitals_detail_view(snap_compare: SnapCompare) -> None:
     keys = ["down", "down", "down", "enter"]  # offline first, then the three online
     assert snap_compare(_vitals_list(), terminal_size=(80, 24), press=keys)
+
+
+SIZES = [(80, 24), (40, 10), (20, 3)]
+SIZE_IDS = ["80x24", "40x10", "20x3"]
+VIEW_KEYS = {"row": [], "detail": ["enter"], "bot": ["b"]}
+"""The one-guild screen's row, its detail view (Enter) and the bot view (b)."""
+
+
+def _vitals_state_app(state: State) -> GuildwatchApp:
+    clock = FakeClock()
+    store = seeded_store(state, clock)
+    seed_bot_state(store, clock, state)
+    return GuildwatchApp(store, RecordingEngine(), animation=False, clock=clock)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+@pytest.mark.parametrize("view", list(VIEW_KEYS))
+@pytest.mark.parametrize("state", VITALS_STATES)
+def test_vitals_views(
+    snap_compare: SnapCompare, state: State, view: str, size: tuple[int, int]
+) -> None:
+    # Online with latency, Degraded (shard down), Degraded (latency), Maintenance, Offline and
+    # Connection lost, each in the row, the detail view and the bot view, at three sizes.
+    app = _vitals_state_app(state)
+    assert snap_compare(app, terminal_size=size, press=VIEW_KEYS[view])

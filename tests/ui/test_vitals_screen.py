@@ -16,7 +16,9 @@ from tests.ui.support import (
     State,
     put_in_state,
     screen_text,
+    seed_bot_state,
     seeded_store,
+    wait_for,
 )
 
 WORDS: dict[State, str] = {
@@ -127,3 +129,32 @@ async def test_latency_jitter_repaints_no_word_of_the_one_guild_screen() -> None
         await pilot.pause(0.1)
         assert renders
         assert word.text == "Online · 142 ms"
+
+
+VIEW_WORDS: dict[State, tuple[str, str]] = {
+    "online_latency": ("◉ Online · 42 ms · Test Guild", "Bot · Online · 8 of 8 shards connected"),
+    "degraded_shard": ("Shard       3 of 8 · disconnected: Degraded", "3✕  down 2.5k"),
+    "degraded_latency": ("over the threshold for the last 30 s", "3◒ 812ms 2.5k"),
+    "maintenance": ("⧖ Maintenance · deploying v1.3", "Bot · Maintenance"),
+    "offline": ("✕ Offline · Test Guild", "Bot · Offline"),
+    "lost": ("⊘ Unauthorized: check the token", "Bot · Connection lost (last known below)"),
+}
+"""What the detail view and the bot view say for each state."""
+
+
+@pytest.mark.parametrize("state", VITALS_STATES)
+async def test_detail_and_bot_views_read_right_under_no_color(
+    state: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    clock = FakeClock()
+    store = seeded_store(state, clock)
+    seed_bot_state(store, clock, state)
+    app = GuildwatchApp(store, RecordingEngine(), animation=False, clock=clock)
+    detail, bot = VIEW_WORDS[state]
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.no_color
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: detail in screen_text(app), f"detail: {detail}")
+        await pilot.press("b")
+        await wait_for(pilot, lambda: bot in screen_text(app), f"bot view: {bot}")
