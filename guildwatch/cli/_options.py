@@ -100,9 +100,9 @@ class Options:
             stream=self.stream,
             http2=self.http2,
             start_jitter=start_jitter_for(len(self.guilds)),
-            # The bot view (b) and --watch --json's bot lines read the bot-level status;
-            # --once exits before it would matter, and human --watch lines are per guild.
-            watch_bot=self.mode == "tui" or (self.mode == "watch" and self.json),
+            # --watch --json's bot lines read the bot-level status from the start; the
+            # screen starts watching it when its bot view (b) is first opened.
+            watch_bot=self.mode == "watch" and self.json,
         )
 
     def alert_settings(self) -> AlertSettings:

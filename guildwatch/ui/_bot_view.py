@@ -127,6 +127,10 @@ class BotView(Screen[None]):
         yield KeysFooter()
 
     def on_mount(self) -> None:
+        # The engine watches the bot only once someone looks (one more stream otherwise).
+        watch_bot = getattr(self._engine, "watch_bot", None)
+        if callable(watch_bot):
+            watch_bot()
         subscription = self.store.subscribe_bot(max_rate=10.0)
 
         async def follow() -> None:

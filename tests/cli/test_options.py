@@ -60,10 +60,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert options.mode == "tui"
     engine_default = EngineSettings(api_url="http://h", token=TOKEN).heartbeat_timeout
     assert options.heartbeat_timeout == engine_default == 75.0
-    # The screen (a tty here) also watches the bot as a whole, for its bot view.
-    assert options.engine_settings() == EngineSettings(
-        api_url="http://h", token=TOKEN, watch_bot=options.mode == "tui"
-    )
+    assert options.engine_settings() == EngineSettings(api_url="http://h", token=TOKEN)
     assert (options.poll_interval, options.max_retries, options.once_timeout) == (60.0, 3, 10.0)
     assert (options.stream, options.animation, options.inline, options.bell) == (
         True,
@@ -219,9 +216,11 @@ def test_bad_guild_ids(guild_id: str) -> None:
 
 @pytest.mark.parametrize(
     ("flags", "watch_bot"),
-    [([], True), (["--watch", "--json"], True), (["--watch"], False), (["--once"], False)],
+    [([], False), (["--watch", "--json"], True), (["--watch"], False), (["--once"], False)],
 )
-def test_the_bot_is_watched_where_something_shows_it(flags: list[str], watch_bot: bool) -> None:
+def test_the_bot_is_watched_from_the_start_only_for_json_lines(
+    flags: list[str], watch_bot: bool
+) -> None:
     env = {"GUILDWATCH_TOKEN": TOKEN, "GUILDWATCH_API": "http://h"}
     assert _resolve([*flags, "1"], env).engine_settings().watch_bot is watch_bot
 

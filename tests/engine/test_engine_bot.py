@@ -70,10 +70,18 @@ async def test_the_bot_status_stream_reaches_the_store(real_server: RunningServe
 
 async def test_no_bot_watcher_unless_asked(real_server: RunningServer) -> None:
     store = make_store(REAL_GUILD)
-    async with running(fast_settings(real_server.url, token=real_server.token), store):
+    async with running(fast_settings(real_server.url, token=real_server.token), store) as engine:
         await wait_until(lambda: store.get(REAL_GUILD).connection == "connected")
-    assert store.bot.connection == "connecting"
-    assert store.bot.availability == "unknown"
+        await asyncio.sleep(0.2)
+        assert store.bot.connection == "connecting"
+        assert store.bot.availability == "unknown"
+        # The screen's bot view asks on first use: the watcher starts while running.
+        engine.watch_bot()
+        engine.watch_bot()  # twice is once
+        await wait_until(lambda: store.bot.connection == "connected")
+        await asyncio.to_thread(_post_bot, real_server, BOT_HEARTBEAT)
+        await wait_until(lambda: store.bot.status is not None and store.bot.status.healthy)
+        assert sum(t.get_name() == "guildwatch-bot" for t in engine._tasks) == 1
 
 
 async def test_a_server_without_bot_status_is_told_apart_calmly() -> None:

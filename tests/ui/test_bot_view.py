@@ -94,3 +94,21 @@ async def test_before_the_bot_watcher_answers_it_says_connecting() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("b")
         await wait_for(pilot, lambda: "Bot · Connecting…" in screen_text(app), "connecting")
+
+
+class BotRecordingEngine(RecordingEngine):
+    """Also records the bot view's request to watch the bot."""
+
+    def watch_bot(self) -> None:
+        self.calls.append(("watch_bot", None))
+
+
+async def test_the_bot_view_asks_the_engine_to_watch_the_bot() -> None:
+    clock = FakeClock()
+    engine = BotRecordingEngine()
+    app = GuildwatchApp(seeded_store("online_latency", clock), engine, animation=False, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert ("watch_bot", None) not in engine.calls  # no extra stream until someone looks
+        await pilot.press("b")
+        await wait_for(pilot, lambda: ("watch_bot", None) in engine.calls, "watch_bot")
