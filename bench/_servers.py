@@ -68,11 +68,12 @@ class ServerProcess:
         self.url = first.split()[-1]
         self._client = httpx.Client(base_url=self.url, timeout=30, trust_env=False)
 
-    def heartbeat(self, guild: str, version: str) -> None:
-        """POST one bot heartbeat (a new version is a status change: one event per stream)."""
+    def heartbeat(self, guild: str, version: str, **vitals: object) -> None:
+        """POST one bot heartbeat (a new version is a status change: one event per stream);
+        ``vitals`` are the protocol's optional fields (``latencyMs=42``, ...)."""
         answer = self._client.post(
             f"/api/v1/guilds/{guild}/heartbeat",
-            json={"version": version},
+            json={"version": version, **vitals},
             headers={"Authorization": f"Bearer {self.bot_token}"},
         )
         answer.raise_for_status()

@@ -82,7 +82,13 @@ class BurstServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            await reader.readuntil(b"\r\n\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
+            if b" /api/v1/bot/" in head.split(b"\r\n", 1)[0]:
+                # The bot-level status is optional: this server has none, as the protocol
+                # allows (the screen's bot watcher asks for it too).
+                writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+                return
             first = {"healthy": True, "lastHeartbeat": None, "version": "start"}
             writer.write(HEAD + f"id: 1\ndata: {json.dumps(first)}\n\n".encode())
             await writer.drain()

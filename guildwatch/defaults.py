@@ -26,7 +26,8 @@ class Default(Generic[V]):
     """The field's name in ``EngineSettings``, the CLI's ``Options`` or ``AlertSettings``."""
     value: V
     unit: str
-    """``"s"`` for seconds, ``""`` for counts, fractions and switches."""
+    """``"s"`` for seconds, ``"ms"`` for milliseconds, ``""`` for counts, fractions and
+    switches."""
     flag: str | None
     """The command-line flag, None when only code sets it (the engine's inner timings)."""
     config_key: str | None
@@ -206,6 +207,15 @@ ALERT_REPEAT = Default(
     'Offline"); a duration like 30m or 1h, or seconds; 0 = off',
     zero_allowed=True,
 )
+LATENCY_WARN = Default(
+    "latency_warn",
+    500.0,
+    "ms",
+    "--latency-warn",
+    "latency_warn",
+    "a guild whose gateway latency stays over this many milliseconds (the median of the last "
+    "30 s, so one spike does not count) reads Degraded",
+)
 ON_CHANGE_TIMEOUT = Default(
     "command_timeout",
     10.0,
@@ -229,6 +239,7 @@ TABLE: tuple[Default[bool] | Default[int] | Default[float], ...] = (
     BELL,
     ALERT_HOLD_DOWN,
     ALERT_REPEAT,
+    LATENCY_WARN,
     CONNECT_TIMEOUT,
     BACKOFF_BASE,
     BACKOFF_CAP,

@@ -18,8 +18,21 @@ from rich.cells import cell_len
 from guildwatch import defaults
 from guildwatch.store import GuildSnapshot
 
-StatusKind = Literal["online", "offline", "connecting", "reconnecting", "lost", "waiting"]
-"""What the dot shows; the UI maps each to a colour and a glyph."""
+StatusKind = Literal[
+    "online",
+    "degraded",
+    "maintenance",
+    "offline",
+    "connecting",
+    "reconnecting",
+    "lost",
+    "waiting",
+]
+"""What the dot shows; the UI maps each to a colour and a glyph.
+
+Three kinds of "down" stay apart because each has its own fix: ``offline`` (the bot is down),
+``degraded`` (the bot is up, its gateway is sick: a shard down, latency too high, or the bot
+says so) and ``lost`` (guildwatch cannot reach the backend; the bot may be fine)."""
 
 CLOCK_SKEW_TOLERANCE = timedelta(seconds=defaults.CLOCK_SKEW_TOLERANCE.value)
 """A heartbeat further in the future than this is clock skew, never "just now": the engine's
@@ -196,12 +209,49 @@ def status_kind(snapshot: GuildSnapshot) -> StatusKind:
     # polls answer" must not read like "backend unreachable".
     polled_only = snapshot.connection != "connected" and snapshot.source == "poll"
     if snapshot.connection == "connected" or polled_only:
-        if snapshot.status is None:
+        status = snapshot.status
+        if status is None:
             return "waiting"
-        return "online" if snapshot.status.healthy else "offline"
+        if not status.healthy:
+            return "offline"
+        return _vitals_kind(snapshot)
     if snapshot.connection == "connecting":
         return "connecting"
     return "reconnecting"
+
+
+def _vitals_kind(snapshot: GuildSnapshot) -> StatusKind:
+    # A healthy bot: what its vitals say. A maintenance the bot declared wins over a shard it
+    # took down for it; a shard down, the bot's own "degraded" (or a word this version does not
+    # know) and a latency judged too high over a window all read Degraded.
+    status = snapshot.status
+    assert status is not None
+    state = status.bot_state
+    if state == "maintenance":
+        return "maintenance"
+    shard_down = status.shard is not None and not status.shard.connected
+    if shard_down or state == "degraded" or snapshot.latency_slow:
+        return "degraded"
+    return "online"
+
+
+def degraded_reason(snapshot: GuildSnapshot) -> str:
+    """Why a healthy bot reads Degraded: "shard 3 down", "latency 812 ms", or what it said.
+
+    Empty when it is not degraded. A shard that is down is named first: it is the fix.
+    """
+    status = snapshot.status
+    if status is None or status_kind(snapshot) != "degraded":
+        return ""
+    if status.shard is not None and not status.shard.connected:
+        return f"shard {status.shard.id} down"
+    if snapshot.latency_slow:
+        shown = snapshot.latency_shown_ms
+        return "latency high" if shown is None else f"latency {format_latency(shown)}"
+    said = bot_word(snapshot)  # "Degraded · rate limited", or an unknown word as written
+    if said.startswith("Degraded · "):
+        return said.removeprefix("Degraded · ")
+    return "" if said == "Degraded" else said
 
 
 def status_word(snapshot: GuildSnapshot, now: datetime, *, short: bool = False) -> str:
@@ -225,6 +275,8 @@ def status_word(snapshot: GuildSnapshot, now: datetime, *, short: bool = False) 
             return _SHORT_FATAL_REASONS[reason] if short else reason
     return {
         "online": "Online",
+        "degraded": "Degraded",
+        "maintenance": "Maintenance",
         "offline": "Offline",
         "connecting": "Connecting…",
         "lost": "Connection lost",
@@ -271,20 +323,43 @@ def bot_word(snapshot: GuildSnapshot) -> str:
     return " · ".join(part for part in (label, message) if part)
 
 
-def headline(snapshot: GuildSnapshot, now: datetime, *, short: bool = False) -> str:
-    """The status word with the bot's vitals while it is online: "Online · 42 ms", or the
-    bot's own word while it says it is not simply up ("Maintenance · deploying v1.3").
+def shown_latency(snapshot: GuildSnapshot) -> float | None:
+    """The latency a row shows: the store's dead-banded value, else the one reported.
 
-    Anything but online reads as :func:`status_word` alone: a latency or a "maintenance"
-    from memory must not make a bot that stopped reporting look alive.
+    The store moves its value only when the latency moved by 10 % (at least 10 ms), so a
+    latency that jitters by a few ms at every heartbeat leaves the row's text, and the
+    terminal, alone (``latency.LatencyHistory``).
+    """
+    if snapshot.latency_shown_ms is not None:
+        return snapshot.latency_shown_ms
+    return snapshot.status.latency_ms if snapshot.status is not None else None
+
+
+def headline(snapshot: GuildSnapshot, now: datetime, *, short: bool = False) -> str:
+    """The status word with the bot's vitals while it is up: "Online · 42 ms",
+    "Degraded · shard 3 down", "Maintenance · deploying v1.3".
+
+    Anything else reads as :func:`status_word` alone: a latency or a "maintenance" from
+    memory must not make a bot that stopped reporting look alive.
     """
     word = status_word(snapshot, now, short=short)
     status = snapshot.status
-    if status is None or status_kind(snapshot) != "online":
+    kind = status_kind(snapshot)
+    if status is None or kind not in ("online", "degraded", "maintenance"):
         return word
-    if status.bot_state != "up":
+    if kind == "degraded":
+        reason = degraded_reason(snapshot)
+        if short and reason:
+            # 18 cells: "Degraded: shard 3", "Degraded: 812 ms" keep the word and the fix.
+            return f"{word}: {reason.removeprefix('latency ').removesuffix(' down')}"
+        return f"{word} · {reason}" if reason else word
+    if kind == "maintenance":
+        said = bot_word(snapshot)
+        return said or word
+    if status.bot_state != "up":  # "starting": the bot's own word
         return bot_word(snapshot)
-    extra = [format_latency(status.latency_ms)] if status.latency_ms is not None else []
+    latency = shown_latency(snapshot)
+    extra = [format_latency(latency)] if latency is not None else []
     said = bot_word(snapshot)  # "up" with a message
     if said:
         extra.append(said)
@@ -304,7 +379,7 @@ def polled_marker(snapshot: GuildSnapshot, now: datetime) -> str:
 def hint(snapshot: GuildSnapshot) -> str:
     """What the operator can do: "Check Discord" while offline, "Press r to retry" when lost."""
     kind = status_kind(snapshot)
-    if kind == "offline":
+    if kind in ("offline", "degraded"):
         return "Check Discord"
     if kind == "lost":
         return "Press r to retry"

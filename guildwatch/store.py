@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, NamedTuple
 
+from guildwatch import defaults
+from guildwatch.latency import LatencyHistory
+
 ConnectionState = Literal["connecting", "connected", "disconnected", "error"]
 """The public connection states (docs/protocol.md): down-and-retrying is ``disconnected``."""
 
@@ -88,6 +91,44 @@ class BotStatus(NamedTuple):
         return state if state in KNOWN_STATES else "degraded"  # type: ignore[return-value]
 
 
+class ShardVitals(NamedTuple):
+    """One shard in the bot-level status (``GET /api/v1/bot/status``)."""
+
+    id: int
+    connected: bool
+    latency_ms: float | None
+    guilds: int | None
+    """Guilds the bot reported on this shard."""
+    last_ack: datetime | None
+    """The last heartbeat in which this shard was connected."""
+
+
+class BotOverview(NamedTuple):
+    """The bot as a whole, one validated ``bot/status`` object (``engine.parse_bot_status``)."""
+
+    healthy: bool
+    last_heartbeat: datetime | None
+    version: str | None
+    started_at: datetime | None = None
+    state: str | None = None
+    message: str | None = None
+    guild_count: int = 0
+    shard_count: int = 0
+    shards: tuple[ShardVitals, ...] = ()
+
+    @property
+    def bot_state(self) -> BotState:
+        """As :attr:`BotStatus.bot_state`: absent is ``up``, an unknown word ``degraded``."""
+        state = self.state
+        if state is None:
+            return "up"
+        return state if state in KNOWN_STATES else "degraded"  # type: ignore[return-value]
+
+
+BotAvailability = Literal["unknown", "available", "absent"]
+"""Whether the server reports bot status: ``absent`` after a 404 (an optional endpoint)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """An error or warning with a stable kind and a message for people."""
@@ -121,6 +162,12 @@ class GuildSnapshot:
     """When the next reconnect is due, while waiting for it."""
     stream_enabled: bool = True
     """False when the user turned the stream off (``--no-stream``): polling alone."""
+    latency_slow: bool = False
+    """The gateway latency stayed over the threshold, judged over a window
+    (``latency.LatencyHistory``): one spike or a wobble around the threshold does not set it."""
+    latency_shown_ms: float | None = None
+    """The latency a row shows: it follows the real one past a dead band, so jitter of a few
+    ms does not repaint the row at every heartbeat. None while none is reported."""
 
     @property
     def label(self) -> str:
@@ -133,6 +180,26 @@ class GuildSnapshot:
         if self.status is None:
             return "unknown"
         return "online" if self.status.healthy else "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class BotSnapshot:
+    """Everything known about the bot as a whole; replaced whole on every write."""
+
+    connection: ConnectionState = "connecting"
+    status: BotOverview | None = None
+    """The last valid bot status; kept while the connection is down."""
+    availability: BotAvailability = "unknown"
+    source: Source | None = None
+    received_at: datetime | None = None
+    error: Problem | None = None
+    warning: Problem | None = None
+    attempt: int = 0
+    next_retry_at: datetime | None = None
+
+
+BOT_KEY = "@bot"
+"""What a bot subscription yields when the bot entry changed (never a guild id)."""
 
 
 class HistoryEntry(NamedTuple):
@@ -225,15 +292,27 @@ class StatusStore:
     Args:
         clock: Source of "now" for ``received_at`` and history times.
         history_size: Changes kept per guild (a ring buffer; the oldest are dropped).
+        latency_warn: Milliseconds of gateway latency (the median over a window) past which
+            a guild is Degraded.
     """
 
-    def __init__(self, *, clock: Clock = utc_now, history_size: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock = utc_now,
+        history_size: int = 1000,
+        latency_warn: float = defaults.LATENCY_WARN.value,
+    ) -> None:
         self.clock = clock
+        self.latency_warn = latency_warn
         self._history_size = history_size
+        self._latency: dict[str, LatencyHistory] = {}
         self._guilds: dict[str, GuildSnapshot] = {}
         self._history: dict[str, deque[HistoryEntry]] = {}
         self._counters: dict[str, GuildCounters] = {}
         self._subscriptions: list[Subscription] = []
+        self._bot = BotSnapshot()
+        self._bot_subscriptions: list[Subscription] = []
 
     # -- reading -------------------------------------------------------------------------
 
@@ -254,6 +333,10 @@ class StatusStore:
         """The recorded changes of one guild, oldest first."""
         return tuple(self._history[guild_id])
 
+    def latency(self, guild_id: str) -> LatencyHistory:
+        """The guild's latency buffer (live: read it, never change it)."""
+        return self._latency[guild_id]
+
     def counters(self, guild_id: str) -> GuildCounters:
         """The running totals of one guild (live: read them, never change them)."""
         return self._counters[guild_id]
@@ -264,9 +347,41 @@ class StatusStore:
         self._subscriptions.append(subscription)
         return subscription
 
+    @property
+    def bot(self) -> BotSnapshot:
+        """The bot as a whole (``bot/status``), ``connecting`` until a bot watcher writes."""
+        return self._bot
+
+    def subscribe_bot(self, *, max_rate: float = 10.0) -> Subscription:
+        """Wake-ups for changes of :attr:`bot` only (each yields ``{BOT_KEY}``)."""
+        subscription = Subscription(self, max_rate)
+        self._bot_subscriptions.append(subscription)
+        return subscription
+
     def _unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
+        if subscription in self._bot_subscriptions:
+            self._bot_subscriptions.remove(subscription)
+
+    def update_bot(self, **changes: object) -> None:
+        """Replace the bot entry with ``changes`` applied (the bot watcher's only write).
+
+        A status sets ``received_at`` from the clock; ``connected`` clears the error and the
+        retry countdown, as for a guild.
+        """
+        if "status" in changes:
+            changes.setdefault("received_at", self.clock())
+            changes.setdefault("availability", "available")
+        if changes.get("connection") == "connected":
+            changes.setdefault("error", None)
+            changes.setdefault("next_retry_at", None)
+        after = dataclasses.replace(self._bot, **changes)  # type: ignore[arg-type]
+        if after == self._bot:
+            return
+        self._bot = after
+        for subscription in self._bot_subscriptions:
+            subscription._notify(BOT_KEY)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -280,6 +395,7 @@ class StatusStore:
         self._guilds[guild_id] = snapshot
         self._history[guild_id] = deque(maxlen=self._history_size)
         self._counters[guild_id] = GuildCounters()
+        self._latency[guild_id] = LatencyHistory()
         self._record(snapshot)
         self._notify(guild_id)
 
@@ -356,9 +472,22 @@ class StatusStore:
             if status_health != health or status.version != version:
                 health, version = status_health, status.version
                 history.append(HistoryEntry(now, before.connection, health, version))
+        latency = self._latency[guild_id]
+        at = now.timestamp()
+        for status, _ in statuses:
+            if status.latency_ms is not None:
+                latency.add(at, status.latency_ms, self.latency_warn)
         status, warning = statuses[-1]
+        if status.latency_ms is None:
+            latency.clear_judgement()
         after = dataclasses.replace(
-            before, status=status, source=source, received_at=now, warning=warning
+            before,
+            status=status,
+            source=source,
+            received_at=now,
+            warning=warning,
+            latency_slow=latency.slow,
+            latency_shown_ms=latency.shown,
         )
         if after != before:
             self._guilds[guild_id] = after

@@ -156,6 +156,9 @@ def config_to_argv(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
     if config.simulate:
         argv += ["--simulate", "--guilds", str(config.sim_guilds)]
         argv += ["--sim-period", repr(config.sim_period)]
+        argv += ["--sim-shards", str(config.sim_shards)]
+        argv += ["--sim-maintenance-every", repr(config.sim_maintenance_every)]
+        argv += ["--sim-maintenance-for", repr(config.sim_maintenance_for)]
     if config.faults:
         argv.append("--faults")
     if config.redis is not None:

@@ -1,4 +1,4 @@
-"""Alerts: when a guild goes Offline or Connection lost, and when it comes back.
+"""Alerts: when a guild goes Degraded, Offline or Connection lost, and when it comes back.
 
 - :class:`Alerter` decides *when* a change is announced, debounced by a hold-down, so a guild
   that flaps at 1 Hz makes one alert, not hundreds (``_alerter``).

@@ -15,17 +15,19 @@ from typing import Any, Literal
 from guildwatch import defaults, display
 from guildwatch.store import Clock, GuildSnapshot, Problem, utc_now
 
-AlertState = Literal["online", "offline", "lost"]
-"""What an alert can say about a guild; the screen's words are Online, Offline, Connection
-lost."""
+AlertState = Literal["online", "degraded", "offline", "lost"]
+"""What an alert can say about a guild; the screen's words are Online, Degraded, Offline,
+Connection lost."""
 
 DEFAULT_HOLD_DOWN = defaults.ALERT_HOLD_DOWN.value
 """Seconds a change must hold before it is announced: longer than one 1 Hz flap."""
 
-_SEVERITY: dict[AlertState, int] = {"online": 0, "offline": 1, "lost": 2}
+_SEVERITY: dict[AlertState, int] = {"online": 0, "degraded": 1, "offline": 2, "lost": 3}
+"""Worse is higher: a flapping guild escalates to the worst it visited."""
 _WORDS: dict[AlertState | None, str] = {
     None: "unknown",
     "online": "Online",
+    "degraded": "Degraded",
     "offline": "Offline",
     "lost": "Connection lost",
 }
@@ -35,10 +37,12 @@ def alert_state(snapshot: GuildSnapshot) -> AlertState | None:
     """The state an alert can speak of, or None while it is not known (connecting, retrying).
 
     Uses the screen's rule (``display.status_kind``): a stream that is down does not vouch for
-    the last health it saw, but a poll does.
+    the last health it saw, but a poll does. Degraded (a shard down, a latency judged too high
+    over its window, the bot's word) is a state of its own, with the same hold-down; a
+    maintenance the bot declared is no news either way.
     """
     kind = display.status_kind(snapshot)
-    if kind in ("online", "offline", "lost"):
+    if kind in ("online", "degraded", "offline", "lost"):
         return kind
     return None
 

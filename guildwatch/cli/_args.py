@@ -67,6 +67,17 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _milliseconds(text: str) -> float:
+    """A positive, finite number of milliseconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of milliseconds: {text!r}")
+    return value
+
+
 def _non_negative_seconds(text: str) -> float:
     """A finite number of seconds >= 0 (0 means "at once")."""
     try:
@@ -117,6 +128,8 @@ def value_type(row: d.Default[int] | d.Default[float]) -> Callable[[str], int | 
     """The argparse ``type`` for a number in the table of defaults."""
     if isinstance(row.value, int):
         return _count
+    if row.unit == "ms":
+        return _milliseconds
     return _non_negative_seconds if row.zero_allowed else _seconds
 
 
@@ -134,7 +147,7 @@ def _flag(row: d.Default[bool] | d.Default[int] | d.Default[float]) -> str:
 
 
 def _number(group: argparse._ArgumentGroup, row: d.Default[int] | d.Default[float]) -> None:
-    metavar = "SECONDS" if row.unit == "s" else "N"
+    metavar = {"s": "SECONDS", "ms": "MS"}.get(row.unit, "N")
     group.add_argument(_flag(row), type=value_type(row), metavar=metavar, help=help_text(row))
 
 
@@ -212,7 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
         _flag(d.INLINE), action="store_true", default=None, help=help_text(d.INLINE)
     )
     _switch_off(output, d.MOUSE)
-    alerts = parser.add_argument_group("alerts (a guild goes Offline or Connection lost, and back)")
+    _number(output, d.LATENCY_WARN)
+    alerts = parser.add_argument_group(
+        "alerts (a guild goes Degraded, Offline or Connection lost, and back)"
+    )
     alerts.add_argument(
         _flag(d.BELL),
         action=argparse.BooleanOptionalAction,

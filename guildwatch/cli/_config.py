@@ -58,6 +58,7 @@ class ConfigFile:
     on_change: str | None = None
     alert_hold_down: float | None = None
     alert_repeat: float | None = None
+    latency_warn: float | None = None
     http2: bool | None = None
     log_file: Path | None = None
 
@@ -253,6 +254,8 @@ def _table_check(
         return "a whole number >= 0", _count
     if row.zero_allowed:
         return "a number of seconds >= 0", _non_negative_seconds
+    if row.unit == "ms":
+        return "a positive number of milliseconds", _positive_seconds
     return "a positive number of seconds", _positive_seconds
 
 

@@ -76,6 +76,8 @@ class Options:
     alert_hold_down: float
     alert_repeat: float
     """Seconds between reminders while a guild stays down; 0: off."""
+    latency_warn: float
+    """Milliseconds of gateway latency (a window's median) past which a guild is Degraded."""
     http2: bool
     once_timeout: float
     log_file: Path | None
@@ -110,6 +112,9 @@ class Options:
             stream=self.stream,
             http2=self.http2,
             start_jitter=start_jitter_for(len(self.guilds)),
+            # --watch --json's bot lines read the bot-level status from the start; the
+            # screen starts watching it when its bot view (b) is first opened.
+            watch_bot=self.mode == "watch" and self.json,
         )
 
     def alert_settings(self) -> AlertSettings:
@@ -287,6 +292,7 @@ def resolve(
             args.alert_hold_down, c.alert_hold_down, default=d.ALERT_HOLD_DOWN.value
         ),
         alert_repeat=_first(args.alert_repeat, c.alert_repeat, default=d.ALERT_REPEAT.value),
+        latency_warn=_first(args.latency_warn, c.latency_warn, default=d.LATENCY_WARN.value),
         http2=_check_http2(_first(args.http2, c.http2, default=d.HTTP2.value)),
         once_timeout=_first(args.timeout, c.timeout, default=d.ONCE_TIMEOUT.value),
         log_file=log_file,

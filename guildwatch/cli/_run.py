@@ -52,7 +52,7 @@ def _start(options: Options) -> int:
         if options.silence:  # once, into the state file every tab reads
             open_silences(options, _stderr_report(options.token))
         return serve(options)
-    store = StatusStore()
+    store = StatusStore(latency_warn=options.latency_warn)
     for spec in options.guilds:
         store.add_guild(spec.guild_id, name=spec.name, stream=options.stream)
     metrics = _start_metrics(options, store)

@@ -28,6 +28,7 @@ class DeferredEngine:
         self._store = store
         self._engine: Engine | None = None
         self._stopped = False
+        self._bot_wanted = False
 
     async def run(self) -> None:
         """Import and build the engine, then run it; returns at once after :meth:`stop`."""
@@ -36,12 +37,25 @@ class DeferredEngine:
         from guildwatch.engine._engine import Engine
 
         self._engine = Engine(self._settings, self._store)
+        if self._bot_wanted:
+            self._engine.watch_bot()
         await self._engine.run()
 
     def retry(self, guild_id: str | None = None) -> None:
         """As :meth:`Engine.retry`; before the engine runs nothing is waiting to be retried."""
         if self._engine is not None:
             self._engine.retry(guild_id)
+
+    def watch_bot(self) -> None:
+        """As :meth:`Engine.watch_bot`; before ``run()`` it is remembered."""
+        self._bot_wanted = True
+        if self._engine is not None:
+            self._engine.watch_bot()
+
+    def retry_bot(self) -> None:
+        """As :meth:`Engine.retry_bot`."""
+        if self._engine is not None:
+            self._engine.retry_bot()
 
     async def stop(self) -> None:
         """As :meth:`Engine.stop`; before ``run()`` it only makes ``run()`` a no-op."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import httpx
 
+from guildwatch.engine._bot import bot_watcher
 from guildwatch.engine._limits import (
     STREAMS_PER_CLIENT,
     raise_open_files_limit,
@@ -71,6 +72,9 @@ class Engine:
             self._stream_clients = [client]
             self._poll_client = client
         self._watchers: dict[str, GuildWatcher] = {}
+        self._bot_watcher: GuildWatcher | None = None
+        self._bot_wanted = False
+        self._running = False
         self._tasks: list[asyncio.Task[None]] = []
 
     async def run(self) -> None:
@@ -91,6 +95,9 @@ class Engine:
             self._tasks.append(
                 asyncio.create_task(watcher.run(), name=f"guildwatch-guild-{guild_id}")
             )
+        self._running = True
+        if self._settings.watch_bot or self._bot_wanted:
+            self._start_bot_watcher()
         try:
             if self._tasks:
                 done, _ = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -127,6 +134,29 @@ class Engine:
         for gid, watcher in self._watchers.items():
             if self._store.get(gid).connection in ("error", "disconnected"):
                 watcher.retry()
+
+    def watch_bot(self) -> None:
+        """Start watching the bot as a whole now (the screen's bot view asks on first use):
+        one more stream, so a screen that never shows the bot never opens it."""
+        self._bot_wanted = True
+        if self._running and self._bot_watcher is None:
+            self._start_bot_watcher()
+
+    def _start_bot_watcher(self) -> None:
+        self._bot_watcher = bot_watcher(
+            settings=self._settings,
+            store=self._store,
+            stream_client=self._stream_client_for(0),
+            poll_client=self._poll_client,
+            rand=self._rand,
+        )
+        # Cancelled with the others on stop; a bug in it ends up in the task, never in run().
+        self._tasks.append(asyncio.create_task(self._bot_watcher.run(), name="guildwatch-bot"))
+
+    def retry_bot(self) -> None:
+        """Manual retry of the bot status stream (the bot view's ``r``)."""
+        if self._bot_watcher is not None:
+            self._bot_watcher.retry()
 
     async def stop(self) -> None:
         """Cancel every task and close the engine's own clients; nothing is left behind."""

@@ -18,7 +18,7 @@ from dateutil.parser import isoparse
 
 from guildwatch.engine._settings import DEFAULT_SKEW_TOLERANCE
 from guildwatch.errors import PayloadError
-from guildwatch.store import BotStatus, Problem, Shard, utc_now
+from guildwatch.store import BotOverview, BotStatus, Problem, Shard, ShardVitals, utc_now
 
 
 def _reject_constant(name: str) -> object:
@@ -217,3 +217,70 @@ def _parse_timestamp(value: str, field: str = "lastHeartbeat") -> datetime:
         raise PayloadError(
             f'The server sent a status whose "{field}" is not a valid timestamp.'
         ) from exc
+
+
+def _whole(value: object, field: str, *, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if type(value) is not int or value < 0:  # bool is not a count
+        raise PayloadError(f'The server sent a bot status whose "{field}" is not a whole number.')
+    return value
+
+
+def _parse_shard_vitals(value: object) -> ShardVitals:
+    if not isinstance(value, dict):
+        raise PayloadError("The server sent a bot status with a shard that is not an object.")
+    shard_id = _whole(value.get("id"), "shards[].id")
+    assert shard_id is not None
+    connected = value.get("connected", True)
+    if not isinstance(connected, bool):
+        raise PayloadError(
+            'The server sent a bot status whose "shards[].connected" is not true/false.'
+        )
+    return ShardVitals(
+        shard_id,
+        connected,
+        _parse_latency(value.get("latencyMs")),
+        _whole(value.get("guilds"), "shards[].guilds", allow_none=True),
+        _parse_heartbeat(value.get("lastAck"), "lastAck"),
+    )
+
+
+def parse_bot_status(
+    data: str,
+    *,
+    now: datetime | None = None,
+    skew_tolerance: float = DEFAULT_SKEW_TOLERANCE,
+) -> tuple[BotOverview, Problem | None]:
+    """Validate one ``bot/status`` object (docs/protocol.md) into a :class:`BotOverview`.
+
+    The whole-payload rule of :func:`parse_status` holds: the guild status's fields are
+    checked by it, then the bot's own (``guildCount``, ``shardCount``, ``shards``), and any
+    wrong type rejects the whole object.
+
+    Raises:
+        PayloadError: As :func:`parse_status`, or a count that is not a whole number >= 0,
+            ``shards`` that is not a list of shard objects, or a shard's field of a wrong type.
+    """
+    status, warning = parse_status(data, now=now, skew_tolerance=skew_tolerance)
+    document = _decode_json(data)
+    assert isinstance(document, dict)  # parse_status checked it
+    guild_count = _whole(document.get("guildCount", 0), "guildCount")
+    shard_count = _whole(document.get("shardCount", 0), "shardCount")
+    shards = document.get("shards", [])
+    if shards is None:
+        shards = []
+    if not isinstance(shards, list):
+        raise PayloadError('The server sent a bot status whose "shards" is not a list.')
+    overview = BotOverview(
+        status.healthy,
+        status.last_heartbeat,
+        status.version,
+        status.started_at,
+        status.state,
+        status.message,
+        guild_count or 0,
+        shard_count or 0,
+        tuple(_parse_shard_vitals(shard) for shard in shards),
+    )
+    return overview, warning

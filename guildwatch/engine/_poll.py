@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 
@@ -36,6 +37,10 @@ log = logging.getLogger("guildwatch.engine")
 
 Fetched = tuple[BotStatus, Problem | None]
 
+Parse = Callable[..., tuple[Any, Problem | None]]
+"""A payload validator called as ``parse(text, now=..., skew_tolerance=...)``: the guild
+status's (``parse_status``) or the bot's (``parse_bot_status``)."""
+
 
 async def fetch_status(
     client: httpx.AsyncClient,
@@ -43,8 +48,9 @@ async def fetch_status(
     *,
     settings: EngineSettings,
     clock: Clock,
+    parse: Parse = parse_status,
 ) -> Fetched:
-    """One poll: fetch, check and validate the current status.
+    """One poll: fetch, check and validate the current status (with ``parse``).
 
     Raises:
         GuildwatchError: Every failure, translated (a bad body is a ``PayloadError``).
@@ -80,7 +86,7 @@ async def fetch_status(
                         )
         except TimeoutError as exc:
             raise WatchdogTimeout(f"{redact(url)} did not answer within {deadline:g} s.") from exc
-    return parse_status(
+    return parse(
         body.decode("utf-8", "replace"),
         now=clock(),
         skew_tolerance=settings.clock_skew_tolerance,

@@ -57,6 +57,9 @@ class EngineSettings:
     stream shares one connection. Needs the ``h2`` package (``guildwatch[http2]``)."""
     clock_skew_tolerance: float = DEFAULT_SKEW_TOLERANCE
     """A ``lastHeartbeat`` further in the future than this is flagged as clock skew."""
+    watch_bot: bool = False
+    """Also watch the bot as a whole (``/api/v1/bot/status``, optional on a server) into
+    ``store.bot``: the screen's bot view and ``--watch --json`` read it."""
 
 
 STAGGER_FROM = 50

@@ -12,26 +12,68 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from functools import partial
+from typing import Any, Protocol
 
 import httpx
 
 from guildwatch.engine._payload import parse_status
 from guildwatch.engine._policy import Decision, PollAgain, PollDecision, ReconnectPolicy, Stop
-from guildwatch.engine._poll import Fetched, Poller, fetch_status
+from guildwatch.engine._poll import Fetched, Parse, Poller, fetch_status
 from guildwatch.engine._settings import EngineSettings
 from guildwatch.engine._sse import SSEEvent
 from guildwatch.engine._stream import StreamConnection, guild_url
 from guildwatch.errors import ConnectionFailed, GuildwatchError, PayloadError
-from guildwatch.store import BotStatus, Problem, StatusStore
+from guildwatch.store import (
+    _UNSET,
+    Clock,
+    ConnectionState,
+    Problem,
+    Source,
+    StatusStore,
+    _Unset,
+)
 
 log = logging.getLogger("guildwatch.engine")
 
 
 def _problem(exc: GuildwatchError) -> Problem:
     return Problem(exc.kind, exc.user_message)
+
+
+class StatusSink(Protocol):
+    """Where a watcher's outcomes go: the store's guild writes (``StatusStore`` is one), or
+    an adapter that writes the bot entry instead (``_bot.BotSink``)."""
+
+    @property
+    def clock(self) -> Clock:
+        """The store's clock."""
+
+    def set_connection(
+        self,
+        guild_id: str,
+        connection: ConnectionState,
+        *,
+        error: Problem | _Unset | None = _UNSET,
+        attempt: int | None = None,
+        next_retry_at: datetime | None = None,
+    ) -> None:
+        """As :meth:`StatusStore.set_connection`."""
+
+    def apply_statuses(
+        self, guild_id: str, statuses: Sequence[tuple[Any, Problem | None]], *, source: Source
+    ) -> None:
+        """As :meth:`StatusStore.apply_statuses`."""
+
+    def apply_status(
+        self, guild_id: str, status: Any, *, source: Source, warning: Problem | None = None
+    ) -> None:
+        """As :meth:`StatusStore.apply_status`."""
+
+    def set_warning(self, guild_id: str, warning: Problem | None) -> None:
+        """As :meth:`StatusStore.set_warning`."""
 
 
 class GuildWatcher:
@@ -44,6 +86,9 @@ class GuildWatcher:
         stream_client: Client for the SSE stream.
         poll_client: Client for polls (separate, so polls cannot starve the stream's pool).
         rand: Random source in [0, 1) for jitter.
+        sink: Where outcomes go instead of the store's guild (the bot watcher's adapter).
+        urls: The stream's and the status's URLs instead of the guild's.
+        parse: The payload validator instead of ``parse_status``.
     """
 
     def __init__(
@@ -55,19 +100,28 @@ class GuildWatcher:
         stream_client: httpx.AsyncClient,
         poll_client: httpx.AsyncClient,
         rand: Callable[[], float],
+        sink: StatusSink | None = None,
+        urls: tuple[str, str] | None = None,
+        parse: Parse = parse_status,
     ) -> None:
         self.guild_id = guild_id
         self._settings = settings
-        self._store = store
+        self._store: StatusSink = store if sink is None else sink
         self._stream_client = stream_client
         self._policy = ReconnectPolicy(settings, rand)
-        self._stream_url = guild_url(settings.api_url, guild_id, "status/stream")
+        self._parse = parse
+        stream_url, status_url = urls or (
+            guild_url(settings.api_url, guild_id, "status/stream"),
+            guild_url(settings.api_url, guild_id, "status"),
+        )
+        self._stream_url = stream_url
         self._fetch = partial(
             fetch_status,
             poll_client,
-            guild_url(settings.api_url, guild_id, "status"),
+            status_url,
             settings=settings,
             clock=store.clock,
+            parse=parse,
         )
         self._attempt = 0
         self._last_event_id = ""
@@ -194,12 +248,12 @@ class GuildWatcher:
         """Validate the events of one read and store the valid ones in one write."""
         now = self._store.clock()
         tolerance = self._settings.clock_skew_tolerance
-        valid: list[tuple[BotStatus, Problem | None]] = []
+        valid: list[tuple[Any, Problem | None]] = []
         for data, event_type, _ in events:
             if event_type != "message":
                 continue  # other event types are ignored (docs/protocol.md: forward-compatible)
             try:
-                valid.append(parse_status(data, now=now, skew_tolerance=tolerance))
+                valid.append(self._parse(data, now=now, skew_tolerance=tolerance))
             except PayloadError as exc:
                 # In order: what came before the bad event is stored before its warning.
                 self._store.apply_statuses(self.guild_id, valid, source="stream")

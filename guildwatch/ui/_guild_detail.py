@@ -10,10 +10,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Sparkline, Static
 
 from guildwatch.display import (
     STATE_WORDS,
+    degraded_reason,
     format_distance,
     format_latency,
     headline,
@@ -27,7 +28,9 @@ from guildwatch.history import (
     timeline,
     uptime_percent,
 )
+from guildwatch.latency import WINDOW_SECONDS
 from guildwatch.ui._footer import KeysFooter
+from guildwatch.ui._shards import SHARD_LEGEND, shard_grid
 from guildwatch.ui._status_dot import GLYPHS
 from guildwatch.ui._ticking import TICK_INTERVAL
 
@@ -36,7 +39,15 @@ if TYPE_CHECKING:
 
     from textual.app import App, ComposeResult
 
-    from guildwatch.store import Clock, GuildSnapshot, HistoryEntry, StatusStore
+    from guildwatch.latency import LatencyHistory
+    from guildwatch.store import (
+        BotOverview,
+        BotStatus,
+        Clock,
+        GuildSnapshot,
+        HistoryEntry,
+        StatusStore,
+    )
     from guildwatch.ui._engine import EngineLike
 
 RETRYABLE = ("error", "disconnected")
@@ -101,10 +112,15 @@ def vitals_facts(snapshot: GuildSnapshot, now: datetime) -> list[str]:
         return []
     lines = []
     if status.latency_ms is not None:
-        lines.append(f"Latency     {format_latency(status.latency_ms)} (gateway)")
+        latency = f"Latency     {format_latency(status.latency_ms)} (gateway)"
+        if snapshot.latency_slow:
+            latency += f" · over the threshold for the last {WINDOW_SECONDS:g} s"
+        lines.append(latency)
     if status.shard is not None:
-        link = "connected" if status.shard.connected else "disconnected"
+        link = "connected" if status.shard.connected else "disconnected: Degraded"
         lines.append(f"Shard       {status.shard.id} of {status.shard.total} · {link}")
+    elif (reason := degraded_reason(snapshot)) and status.latency_ms is None:
+        lines.append(f"Degraded    {reason}")
     if status.state not in (None, "up") or status.message:
         word = status.state or "up"
         said = STATE_WORDS.get(word, "").lower() or safe(word, 32)
@@ -115,9 +131,30 @@ def vitals_facts(snapshot: GuildSnapshot, now: datetime) -> list[str]:
         label = "Bot says    " if status.healthy else "Last said   "
         lines.append(label + said)
     if status.started_at is not None:
-        ago = format_distance(status.started_at, now)
-        lines.append(f"Started     {exact(status.started_at)} ({ago} ago)")
+        lines.append(f"Started     {exact(status.started_at)} (uptime {uptime(status, now)})")
     return lines
+
+
+def uptime(status: BotStatus | BotOverview, now: datetime) -> str:
+    """How long the bot's process has been up, from ``startedAt``: "about 2 hours"."""
+    if status.started_at is None:
+        return "not reported"
+    if status.started_at > now:
+        return "not known (its start time is in the future)"
+    return format_distance(status.started_at, now)
+
+
+def latency_lines(history: LatencyHistory) -> list[str]:
+    """ "Latency 1h  min 38 ms · median 42 ms · p95 61 ms (120 samples)", or nothing."""
+    stats = history.stats()
+    if stats is None:
+        return []
+    numbers = " · ".join(
+        f"{name} {format_latency(value)}"
+        for name, value in (("min", stats.minimum), ("median", stats.median), ("p95", stats.p95))
+    )
+    samples = "1 sample" if stats.samples == 1 else f"{stats.samples} samples"
+    return [f"Latency 1h  {numbers} ({samples})"]
 
 
 def backoff(snapshot: GuildSnapshot, now: datetime) -> str:
@@ -171,11 +208,15 @@ def timeline_lines(entries: tuple[HistoryEntry, ...], now: datetime, width: int)
 
 
 def history_lines(entries: tuple[HistoryEntry, ...]) -> list[str]:
-    """Every recorded change, newest first, with exact times."""
+    """Every recorded change, newest first, with exact times; a new version is a deploy."""
     lines = []
-    for entry in reversed(entries):
+    previous: list[str | None] = [None, *(entry.version for entry in entries)]
+    for entry, before in reversed(list(zip(entries, previous, strict=False))):
         version = f"v{safe(entry.version, 40)}" if entry.version else ""
-        lines.append(f"{exact(entry.at)}  {entry.connection:<12} {entry.health:<8} {version}")
+        line = f"{exact(entry.at)}  {entry.connection:<12} {entry.health:<8} {version}"
+        if before is not None and entry.version is not None and entry.version != before:
+            line += f"  deploy (was v{safe(before, 40)})"
+        lines.append(line.rstrip())
     return lines
 
 
@@ -224,12 +265,16 @@ class GuildDetail(Screen[None]):
         self._engine = engine
         self._clock = clock
         self._shown: dict[str, str] = {}
+        self._spark_data: list[float] = []
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(id="title", markup=False)
             yield Static(id="facts", markup=False)
             yield Static(id="timeline", markup=False)
+            yield Static("Latency, last hour (worst per 5 s)", id="spark-title", markup=False)
+            yield Sparkline([], id="sparkline")
+            yield Static(id="shards", markup=False)
             yield Static("History (newest first)", classes="heading", markup=False)
             yield Static(id="history", markup=False)
         yield KeysFooter()
@@ -245,7 +290,8 @@ class GuildDetail(Screen[None]):
         kind = status_kind(snapshot)
         title = f"{GLYPHS[kind]} {headline(snapshot, now)} · {safe(snapshot.label, 60)}"
         entries = self.store.history(self.guild_id)
-        lines = [*facts(snapshot, now), f"Uptime      {uptime_line(entries, now)}"]
+        lines = [*facts(snapshot, now), *latency_lines(self.store.latency(self.guild_id))]
+        lines.append(f"Uptime      {uptime_line(entries, now)}")
         # The screen ellipsizes every line to its width; the error and the warning are the
         # lines read in full (the list had to cut them), so those wrap under their value.
         width = max(20, self.size.width - 3)  # padding and the scrollbar
@@ -263,7 +309,19 @@ class GuildDetail(Screen[None]):
             "facts": "\n".join(wrapped),
             "timeline": "\n".join(timeline_lines(entries, now, self.size.width - 2)),
             "history": "\n".join(history_lines(entries)),
+            "shards": "\n".join(self._shard_lines(snapshot)),
         }
+
+    def _shard_lines(self, snapshot: GuildSnapshot) -> list[str]:
+        # The whole bot's shards, when a bot watcher has them: is it this shard or all?
+        bot = self.store.bot.status
+        if bot is None or not bot.shards:
+            return []
+        width = max(20, self.size.width - 3)
+        grid = shard_grid(sorted(bot.shards), width, self.store.latency_warn)
+        mine = snapshot.status.shard.id if snapshot.status and snapshot.status.shard else None
+        title = "Shards" + (f" (this guild: {mine})" if mine is not None else "")
+        return [title, *grid, SHARD_LEGEND]
 
     def refresh_from_store(self) -> None:
         """Re-read the guild and the clock; update only the parts whose text changed."""
@@ -271,6 +329,17 @@ class GuildDetail(Screen[None]):
             if self._shown.get(part) != text:
                 self._shown[part] = text
                 self.query_one(f"#{part}", Static).update(Content(text))
+        data = self.store.latency(self.guild_id).hour()
+        sparkline = self.query_one(Sparkline)
+        if data != self._spark_data:
+            self._spark_data = data
+            sparkline.data = data
+            # One cell per sample until the hour fills the width (then the worst per cell):
+            # a Sparkline stretches a few samples over the whole line, which reads as an hour.
+            sparkline.styles.width = min(len(data), max(1, self.size.width - 3)) or 1
+        has_data = bool(data)
+        self.query_one("#spark-title").display = has_data
+        sparkline.display = has_data
 
     def action_close(self) -> None:
         """Back to the list."""

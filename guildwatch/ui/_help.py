@@ -22,6 +22,8 @@ _STATES: list[tuple[StatusKind, str, str]] = [
     ("connecting", "Connecting…", "opening the stream"),
     ("reconnecting", "Reconnecting…", "stream dropped; retrying"),
     ("lost", "Connection lost", "gave up: press r"),
+    ("degraded", "Degraded", "bot up, gateway sick"),
+    ("maintenance", "Maintenance", "the bot said so: no alert"),
 ]
 
 # Short lines (at most 36 columns: they fit a 40-column pane inside the border, the padding
@@ -34,7 +36,7 @@ HELP_TEXT = "\n".join(
         "  ↑ ↓    select (also j k PgUp PgDn",
         "         Home End)",
         "  / Esc  filter by name or id; clear",
-        "  Enter  details: history, uptime",
+        "  Enter  details   b  bot, shards",
         "  s S    silence one / all guilds",
         "  ?      this help (Esc closes it)",
         "  q      quit (also Ctrl+C, Ctrl+Q)",

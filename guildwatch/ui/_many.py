@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 _SUMMARY_WORDS: tuple[tuple[StatusKind, str], ...] = (
     ("lost", "lost"),
     ("offline", "offline"),
+    ("degraded", "degraded"),
     ("reconnecting", "reconnecting"),
     ("connecting", "connecting"),
     ("waiting", "waiting"),
+    ("maintenance", "maintenance"),
     ("online", "online"),
 )
 

@@ -32,12 +32,15 @@ if TYPE_CHECKING:
 RANKS: dict[StatusKind, int] = {
     "lost": 0,
     "offline": 1,
-    "reconnecting": 2,
-    "connecting": 2,
-    "waiting": 2,
-    "online": 3,
+    "degraded": 2,
+    "reconnecting": 3,
+    "connecting": 3,
+    "waiting": 3,
+    "maintenance": 4,
+    "online": 5,
 }
-"""Worst first: error, offline, connecting/reconnecting, online."""
+"""Worst first: error, offline, degraded (up but sick, a known problem), not known yet
+(connecting/reconnecting), maintenance (planned), online."""
 
 Role = Literal["dot", "name", "word", "muted", "poll"]
 """How a cell is painted; the widget maps each role (and the dot's kind) to a CSS component."""
@@ -84,7 +87,7 @@ def label_cells(snapshot: GuildSnapshot) -> int:
 
 
 def rank(snapshot: GuildSnapshot) -> int:
-    """The snapshot's sort group: 0 (Connection lost) is shown first, 3 (Online) last."""
+    """The snapshot's sort group: 0 (Connection lost) is shown first, 5 (Online) last."""
     return RANKS[status_kind(snapshot)]
 
 

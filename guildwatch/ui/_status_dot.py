@@ -23,6 +23,8 @@ We measured a 0.5 s class toggle at ~264 B/s over a pty, while a chained
 
 GLYPHS: dict[StatusKind, str] = {
     "online": "◉",
+    "degraded": "◒",
+    "maintenance": "⧖",
     "offline": "✕",
     "connecting": "◌",
     "waiting": "◌",
@@ -54,7 +56,9 @@ class StatusDot(Widget):
     StatusDot.-online { color: $success; }
     StatusDot.-online.-dim { color: $success-darken-3; }
     StatusDot.-offline { color: $error; }
-    StatusDot.-reconnecting, StatusDot.-lost { color: $warning; }
+    StatusDot.-degraded, StatusDot.-reconnecting { color: $warning; }
+    StatusDot.-lost { color: $primary; }
+    StatusDot.-maintenance { color: $text-muted; }
     """
 
     kind: reactive[StatusKind] = reactive("connecting")

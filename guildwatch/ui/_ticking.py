@@ -36,8 +36,9 @@ class TickingText(Widget):
     }
     """
 
-    snapshot: reactive[GuildSnapshot | None] = reactive(None)
-    """The guild's latest snapshot; set by the owning ``StatusLine``."""
+    snapshot: reactive[GuildSnapshot | None] = reactive(None, repaint=False)
+    """The guild's latest snapshot; set by the owning ``StatusLine``. Setting it repaints only
+    when the text changed: each heartbeat is a new snapshot, most read the same."""
 
     def __init__(
         self,
@@ -82,6 +83,8 @@ class TickingText(Widget):
 
     def watch_snapshot(self) -> None:
         self._update_timer()
+        if self.text != self._shown:
+            self.refresh()
 
     def _update_timer(self) -> None:
         if self._timer is None:

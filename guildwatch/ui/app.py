@@ -31,6 +31,7 @@ from guildwatch.display import safe
 from guildwatch.durations import UNTIL_BACK, parse_duration
 from guildwatch.errors import GuildwatchError
 from guildwatch.store import Clock, GuildSnapshot, StatusStore, Subscription
+from guildwatch.ui._bot_view import BotView
 from guildwatch.ui._engine import EngineLike
 from guildwatch.ui._footer import KeysFooter
 from guildwatch.ui._guild_detail import RETRYABLE, GuildDetail, say_nothing_to_retry
@@ -126,7 +127,9 @@ class GuildwatchApp(App[None]):
     CSS_PATH = Path(__file__).with_name("guildwatch.tcss")
     # Without colour, the states and the selection need an attribute of their own.
     CSS = """
-    StatusDot:nocolor.-offline, StatusDot:nocolor.-lost { text-style: bold; }
+    StatusDot:nocolor.-offline, StatusDot:nocolor.-lost, StatusDot:nocolor.-degraded {
+        text-style: bold;
+    }
     """
     TITLE = "guildwatch"
     ENABLE_COMMAND_PALETTE = False
@@ -136,6 +139,7 @@ class GuildwatchApp(App[None]):
         Binding("enter", "details", "Details"),
         Binding("s", "silence", "Silence"),
         Binding("S", "silence_all", "Silence all"),
+        Binding("b", "bot", "Bot", show=False),  # in the help; the footer is full at 40 columns
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         # No text input here, so Ctrl+C can mean what people expect: quit cleanly, with the
@@ -414,6 +418,11 @@ class GuildwatchApp(App[None]):
 
     def on_status_line_retry_requested(self, message: StatusLine.RetryRequested) -> None:
         self.engine.retry(message.guild_id)
+
+    def action_bot(self) -> None:
+        """The bot as a whole: its word, uptime and every shard."""
+        if not isinstance(self.screen, BotView):
+            self.push_screen(BotView(self.store, self.engine, self.clock))
 
     def action_help(self) -> None:
         """Show the keys and the meaning of each state."""

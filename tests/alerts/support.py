@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from guildwatch.store import BotStatus, GuildSnapshot, Problem
+from guildwatch.store import BotStatus, GuildSnapshot, Problem, Shard
 
 T0 = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 
-Kind = Literal["online", "offline", "lost", "reconnecting", "connecting"]
+Kind = Literal["online", "degraded", "maintenance", "offline", "lost", "reconnecting", "connecting"]
 
 
 class FakeMonotonic:
@@ -34,7 +34,11 @@ def snapshot(
 ) -> GuildSnapshot:
     """A snapshot that ``display.status_kind`` reads as ``kind``."""
     status = BotStatus(healthy=kind != "offline", last_heartbeat=T0, version=version)
-    if kind in ("online", "offline"):
+    if kind == "degraded":
+        status = status._replace(latency_ms=None, shard=Shard(3, 8, connected=False))
+    if kind == "maintenance":
+        status = status._replace(state="maintenance", message="deploying v1.3")
+    if kind in ("online", "offline", "degraded", "maintenance"):
         return GuildSnapshot(
             guild_id, name=name, connection="connected", status=status, source="stream"
         )

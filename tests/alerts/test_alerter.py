@@ -183,3 +183,45 @@ def test_change_carries_the_latest_version_error_and_name() -> None:
         "reminder": False,
     }
     assert change.summary() == "Main: Connection lost (was Online)"
+
+
+def test_degraded_is_a_state_of_its_own_and_maintenance_is_no_news() -> None:
+    assert alert_state(snapshot("degraded")) == "degraded"
+    assert alert_state(snapshot("maintenance")) is None
+
+
+def test_degraded_has_the_same_hold_down_both_ways() -> None:
+    alerter, clock = _alerter(hold_down=5.0)
+    assert _run(alerter, clock, [(0, "online"), (1, "degraded"), (4.75, "degraded")]) == []
+    changes = _run(alerter, clock, [(0.25, "degraded")])
+    assert _pairs(changes) == [("online", "degraded")]
+    assert changes[0].summary() == "g: Degraded (was Online)"
+    assert changes[0].to_json()["to"] == "degraded"
+    assert _run(alerter, clock, [(1, "online"), (4.75, "online")]) == []
+    back = _run(alerter, clock, [(0.25, "online")])
+    assert _pairs(back) == [("degraded", "online")]
+    assert back[0].summary() == "g: back Online (was Degraded)"
+
+
+def test_a_shard_blip_shorter_than_the_hold_down_is_not_announced() -> None:
+    alerter, clock = _alerter(hold_down=5.0)
+    steps: list[tuple[float, Kind]] = [
+        (0, "online"),
+        (1, "degraded"),
+        (2, "online"),
+        (30, "online"),
+    ]
+    assert _run(alerter, clock, steps) == []
+
+
+def test_flapping_between_degraded_and_offline_escalates_to_offline() -> None:
+    alerter, clock = _alerter(hold_down=5.0)
+    steps: list[tuple[float, Kind]] = [(0, "online")]
+    steps += [(0.5, "degraded" if i % 2 else "offline") for i in range(12)]
+    assert _pairs(_run(alerter, clock, steps)) == [("online", "offline")]
+
+
+def test_maintenance_neither_starts_nor_ends_a_change() -> None:
+    alerter, clock = _alerter(hold_down=5.0)
+    steps: list[tuple[float, Kind]] = [(0, "online"), (1, "maintenance"), (60, "maintenance")]
+    assert _run(alerter, clock, steps) == []

@@ -60,7 +60,7 @@ def test_engine_settings_defaults_come_from_the_table() -> None:
     for row in engine_rows:
         assert getattr(engine, row.name) == row.value, row.name
     # Every engine default a user or a test tunes is a row (the rest are computed or fixed).
-    untabled = {"api_url", "token", "start_jitter", "max_event_bytes"}
+    untabled = {"api_url", "token", "start_jitter", "max_event_bytes", "watch_bot"}
     assert fields - untabled == {row.name for row in engine_rows}
 
 

@@ -28,6 +28,10 @@ SCHEMA_KEYS = {
     "error",
     "warning",
     "silencedUntil",
+    "latencyMs",
+    "shard",
+    "state",
+    "message",
 }
 
 
@@ -62,6 +66,10 @@ def test_online_json_record_has_the_documented_schema() -> None:
         "error": None,
         "warning": None,
         "silencedUntil": None,
+        "latencyMs": None,
+        "shard": None,
+        "state": "up",
+        "message": None,
     }
 
 

@@ -212,3 +212,25 @@ def test_good_guild_ids(guild_id: str) -> None:
 def test_bad_guild_ids(guild_id: str) -> None:
     with pytest.raises(ConfigError, match="invalid guild id"):
         validate_guild_id(guild_id)
+
+
+@pytest.mark.parametrize(
+    ("flags", "watch_bot"),
+    [([], False), (["--watch", "--json"], True), (["--watch"], False), (["--once"], False)],
+)
+def test_the_bot_is_watched_from_the_start_only_for_json_lines(
+    flags: list[str], watch_bot: bool
+) -> None:
+    env = {"GUILDWATCH_TOKEN": TOKEN, "GUILDWATCH_API": "http://h"}
+    assert _resolve([*flags, "1"], env).engine_settings().watch_bot is watch_bot
+
+
+def test_latency_warn_from_flag_config_and_default(tmp_path: Path) -> None:
+    env = {"GUILDWATCH_TOKEN": TOKEN, "GUILDWATCH_API": "http://h"}
+    assert _resolve(["1"], env).latency_warn == 500.0
+    assert _resolve(["--latency-warn", "250", "1"], env).latency_warn == 250.0
+    config = tmp_path / "config.toml"
+    config.write_text("latency_warn = 800\n", encoding="utf-8")
+    assert _resolve(["--config", str(config), "1"], env).latency_warn == 800.0
+    with pytest.raises(ConfigError, match="milliseconds"):
+        _resolve(["--latency-warn", "-5", "1"], env)

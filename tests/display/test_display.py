@@ -23,7 +23,7 @@ from guildwatch.display import (
     status_kind,
     status_word,
 )
-from guildwatch.store import BotStatus, GuildSnapshot, Problem
+from guildwatch.store import BotStatus, GuildSnapshot, Problem, Shard
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 
@@ -219,7 +219,17 @@ def _online(**vitals: Any) -> GuildSnapshot:
         ({"state": "maintenance", "latency_ms": 40.0}, "Maintenance"),
         ({"state": "starting"}, "Starting"),
         ({"state": "degraded", "message": "shard 1 down"}, "Degraded · shard 1 down"),
-        ({"state": "hibernating"}, "hibernating"),
+        ({"state": "hibernating"}, "Degraded · hibernating"),
+        ({"shard": Shard(3, 8, connected=False)}, "Degraded · shard 3 down"),
+        (
+            {"state": "degraded", "shard": Shard(3, 8, connected=False), "latency_ms": 40.0},
+            "Degraded · shard 3 down",
+        ),
+        ({"shard": Shard(1, 8), "latency_ms": 40.0}, "Online · 40 ms"),
+        (
+            {"state": "maintenance", "message": "v1.3", "shard": Shard(0, 1, connected=False)},
+            "Maintenance · v1.3",
+        ),
         ({"state": ""}, "Degraded"),
         ({"latency_ms": 40.0, "message": "all good"}, "Online · 40 ms · all good"),
     ],
@@ -242,3 +252,45 @@ def test_the_bots_words_are_inert_on_screen(message: str, state: str | None) -> 
     assert not any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in words)
     assert "\u202e" not in words
     assert "\x1b" not in bot_word(_online(state="maintenance", message="\x1b[2J" + message))
+
+
+@pytest.mark.parametrize(
+    ("vitals", "kind"),
+    [
+        ({}, "online"),
+        ({"state": "starting"}, "online"),
+        ({"state": "degraded"}, "degraded"),
+        ({"state": "a-new-word"}, "degraded"),
+        ({"shard": Shard(3, 8, connected=False)}, "degraded"),
+        ({"state": "maintenance"}, "maintenance"),
+    ],
+)
+def test_a_healthy_bots_vitals_decide_its_kind(vitals: dict[str, Any], kind: str) -> None:
+    assert status_kind(_online(**vitals)) == kind
+
+
+def test_three_kinds_of_down_read_apart() -> None:
+    offline = replace(_online(), status=BotStatus(False, NOW, "1.3.0"))
+    degraded = _online(shard=Shard(3, 8, connected=False))
+    lost = replace(_online(), connection="error", source="stream")
+    words = {headline(s, NOW) for s in (offline, degraded, lost)}
+    assert words == {"Offline", "Degraded · shard 3 down", "Connection lost"}
+    assert [status_kind(s) for s in (offline, degraded, lost)] == ["offline", "degraded", "lost"]
+
+
+def test_a_latency_judged_slow_reads_degraded_with_the_shown_latency() -> None:
+    slow = replace(_online(latency_ms=900.0), latency_slow=True, latency_shown_ms=812.0)
+    assert status_kind(slow) == "degraded"
+    assert headline(slow, NOW) == "Degraded · latency 812 ms"
+    assert hint(slow) == "Check Discord"
+    # The row shows the dead-banded latency, not every heartbeat's value.
+    jittery = replace(_online(latency_ms=45.0), latency_shown_ms=42.0)
+    assert headline(jittery, NOW) == "Online · 42 ms"
+
+
+def test_degraded_has_short_words_for_small_panes() -> None:
+    shard = _online(shard=Shard(3, 8, connected=False))
+    assert headline(shard, NOW, short=True) == "Degraded: shard 3"
+    slow = replace(_online(latency_ms=900.0), latency_slow=True, latency_shown_ms=812.0)
+    assert headline(slow, NOW, short=True) == "Degraded: 812 ms"
+    assert all(len(headline(s, NOW, short=True)) <= 18 for s in (shard, slow))

@@ -12,7 +12,7 @@ from rich.console import Console
 from textual.app import App
 from textual.pilot import Pilot
 
-from guildwatch.store import BotStatus, Problem, StatusStore
+from guildwatch.store import BotStatus, Problem, Shard, StatusStore
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 GUILD = "123456789012345678"
@@ -31,7 +31,18 @@ async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], what: str)
 
 
 State = Literal[
-    "connecting", "online", "offline", "reconnecting", "polled", "lost", "hostile", "waiting"
+    "connecting",
+    "online",
+    "offline",
+    "reconnecting",
+    "polled",
+    "lost",
+    "hostile",
+    "waiting",
+    "online_latency",
+    "degraded_shard",
+    "degraded_latency",
+    "maintenance",
 ]
 STATES: tuple[State, ...] = (
     "connecting",
@@ -42,6 +53,16 @@ STATES: tuple[State, ...] = (
     "lost",
     "hostile",
 )
+
+VITALS_STATES: tuple[State, ...] = (
+    "online_latency",
+    "degraded_shard",
+    "degraded_latency",
+    "maintenance",
+    "offline",
+    "lost",
+)
+"""The states of a bot that reports vitals, for the vitals screen's snapshots."""
 
 HOSTILE = (
     "[bold red]pwn[/] \x1b[31mred\x1b[0m \x1b]0;title\x07 [@click=app.quit]click[/] "
@@ -103,7 +124,29 @@ def put_in_state(store: StatusStore, state: State, clock: FakeClock, guild_id: s
     """Drive ``store`` for one guild into ``state`` the way the engine writes it."""
     now = clock.now
     up = BotStatus(True, now - timedelta(seconds=20), "1.2.3")
-    if state == "connecting":
+    vitals = up._replace(
+        latency_ms=42.0, shard=Shard(3, 8), started_at=now - timedelta(hours=2, minutes=5)
+    )
+    if state == "online_latency":
+        store.set_connection(guild_id, "connected")
+        store.apply_status(guild_id, vitals, source="stream")
+    elif state == "degraded_shard":
+        store.set_connection(guild_id, "connected")
+        down = vitals._replace(latency_ms=None, shard=Shard(3, 8, connected=False))
+        store.apply_status(guild_id, down._replace(state="degraded"), source="stream")
+    elif state == "degraded_latency":
+        store.set_connection(guild_id, "connected")
+        # Forty seconds of a slow gateway, one heartbeat a second, ending now.
+        for second in range(40, -1, -1):
+            clock.now = now - timedelta(seconds=second)
+            slow = vitals._replace(latency_ms=812.0 + (40 - second) % 3)
+            store.apply_status(guild_id, slow, source="stream")
+        clock.now = now
+    elif state == "maintenance":
+        store.set_connection(guild_id, "connected")
+        said = vitals._replace(latency_ms=None, state="maintenance", message="deploying v1.3")
+        store.apply_status(guild_id, said, source="stream")
+    elif state == "connecting":
         store.set_connection(guild_id, "connecting")
     elif state == "waiting":
         store.set_connection(guild_id, "connected")
@@ -212,3 +255,61 @@ def mixed_store(clock: FakeClock) -> StatusStore:
     for guild_id, _, state in MIXED:
         put_in_state(store, state, clock, guild_id)
     return store
+
+
+def seed_bot(
+    store: StatusStore, clock: FakeClock, *, shards: int = 8, down: int = 3, slow: int = 1
+) -> None:
+    """The bot as the bot watcher leaves it: ``shards`` shards, shard ``down`` disconnected
+    (-1: none), shard ``slow`` over the threshold (-1: none), 2,500 guilds on each."""
+    from guildwatch.store import BotOverview, ShardVitals
+
+    now = clock.now
+    vitals = tuple(
+        ShardVitals(
+            i,
+            i != down,
+            None if i == down else (812.0 if i == slow else 40.0 + i),
+            2500 + i,
+            now - timedelta(seconds=5),
+        )
+        for i in range(shards)
+    )
+    overview = BotOverview(
+        True,
+        now - timedelta(seconds=5),
+        "1.3.0",
+        now - timedelta(hours=2, minutes=5),
+        "up",
+        None,
+        sum(s.guilds or 0 for s in vitals),
+        shards,
+        vitals,
+    )
+    store.update_bot(connection="connected")
+    store.update_bot(status=overview, source="stream")
+
+
+def seed_bot_state(store: StatusStore, clock: FakeClock, state: State) -> None:
+    """The bot as a whole in the same state as the guild in ``state`` (for the bot view)."""
+    from guildwatch.store import BotOverview
+
+    if state == "lost":
+        seed_bot(store, clock, down=-1)
+        store.update_bot(
+            connection="error",
+            error=Problem("network", "Connection refused by 127.0.0.1:8765"),
+            attempt=3,
+        )
+        return
+    down = 3 if state == "degraded_shard" else -1
+    seed_bot(store, clock, down=down, slow=3 if state == "degraded_latency" else -1)
+    bot = store.bot.status
+    assert bot is not None
+    changes: dict[str, Any] = {}
+    if state == "maintenance":
+        changes.update(state="maintenance", message="deploying v1.3")
+    if state == "offline":
+        changes.update(healthy=False)
+    overview: BotOverview = bot._replace(**changes)
+    store.update_bot(status=overview)

@@ -21,10 +21,12 @@ from tests.ui.support import (
     MIXED,
     NOW,
     STATES,
+    VITALS_STATES,
     FakeClock,
     RecordingEngine,
     State,
     mixed_store,
+    seed_bot_state,
     seeded_store,
 )
 
@@ -182,3 +184,28 @@ def test_silenced_single_guild(snap_compare: SnapCompare, size: tuple[int, int])
 def test_silence_picker(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     # Basalt is silenced until back, so the picker offers "unsilence" too.
     assert snap_compare(_silenced_list(), terminal_size=size, press=["down", "s"])
+
+
+SIZES = [(80, 24), (40, 10), (20, 3)]
+SIZE_IDS = ["80x24", "40x10", "20x3"]
+VIEW_KEYS = {"row": [], "detail": ["enter"], "bot": ["b"]}
+"""The one-guild screen's row, its detail view (Enter) and the bot view (b)."""
+
+
+def _vitals_state_app(state: State) -> GuildwatchApp:
+    clock = FakeClock()
+    store = seeded_store(state, clock)
+    seed_bot_state(store, clock, state)
+    return GuildwatchApp(store, RecordingEngine(), animation=False, clock=clock)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+@pytest.mark.parametrize("view", list(VIEW_KEYS))
+@pytest.mark.parametrize("state", VITALS_STATES)
+def test_vitals_views(
+    snap_compare: SnapCompare, state: State, view: str, size: tuple[int, int]
+) -> None:
+    # Online with latency, Degraded (shard down), Degraded (latency), Maintenance, Offline and
+    # Connection lost, each in the row, the detail view and the bot view, at three sizes.
+    app = _vitals_state_app(state)
+    assert snap_compare(app, terminal_size=size, press=VIEW_KEYS[view])
