@@ -48,7 +48,7 @@ def test_demo_at_40x10_keeps_quit_and_help_and_a_readable_help(home: Path) -> No
         # Scrolls down to the states, whole words, none under the scrollbar.
         pane.send_keys("End")
         screen = pane.wait_for("its dot pulses.", timeout=10)
-        assert "the bot said so: no alert" in screen  # the last state, whole
+        assert "gave up: press r" in screen
 
         pane.resize(20, 3)
         # Every row is help text, none is a frame around a single word.
