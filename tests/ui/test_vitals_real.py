@@ -46,13 +46,18 @@ async def _shown_within(app: GuildwatchApp, pilot: Any, seconds: float, text: st
     return time.monotonic() - started
 
 
+def _watching(server: RunningServer) -> GuildwatchApp:
+    """The real screen and engine watching GUILD on ``server``."""
+    store = StatusStore()
+    store.add_guild(GUILD, name="Alpha")
+    engine = Engine(fast_settings(server.url, token=server.token), store)
+    return GuildwatchApp(store, engine, animation=False)
+
+
 async def test_a_heartbeat_with_vitals_changes_the_screen_within_a_second(
     real_server: RunningServer,
 ) -> None:
-    store = StatusStore()
-    store.add_guild(GUILD, name="Alpha")
-    engine = Engine(fast_settings(real_server.url, token=real_server.token), store)
-    app = GuildwatchApp(store, engine, animation=False)
+    app = _watching(real_server)
     path = f"/api/v1/guilds/{GUILD}/heartbeat"
     async with app.run_test(size=(80, 24)) as pilot:
         await asyncio.to_thread(real_server.heartbeat, GUILD, "1.2.3")
@@ -76,10 +81,7 @@ async def test_a_heartbeat_with_vitals_changes_the_screen_within_a_second(
 async def test_the_bots_side_changes_the_screen_within_a_second(
     real_server: RunningServer,
 ) -> None:
-    store = StatusStore()
-    store.add_guild(GUILD, name="Alpha")
-    engine = Engine(fast_settings(real_server.url, token=real_server.token), store)
-    app = GuildwatchApp(store, engine, animation=False)
+    app = _watching(real_server)
     command = Path(sys.executable).parent / "guildwatch-heartbeat"
     bot_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GUILDWATCH_")},
