@@ -131,6 +131,32 @@ def bare_rss() -> float:
         return _flat_rss(bare, 30)
 
 
+HISTORY_GUILDS = 20
+"""Guilds whose latency history is filled for the per-guild figure (in-process, tracemalloc)."""
+
+
+def latency_history_kib(guilds: int = HISTORY_GUILDS, every: float = 1.0) -> float:
+    """KiB per guild of a full hour of latency (one sample each ``every`` seconds): the bound
+    the detail view's sparkline and the Degraded judgement cost, whatever the heartbeat rate."""
+    import random
+    import tracemalloc
+
+    from guildwatch.latency import HOUR_SECONDS, LatencyHistory
+
+    samples = int(HOUR_SECONDS / every) + 600  # past the hour: the oldest are dropped again
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        histories = [LatencyHistory() for _ in range(guilds)]
+        for history in histories:
+            for n in range(samples):
+                history.add(n * every, 40.0 + random.random() * 8, 500.0)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return (after - before) / guilds / 1024
+
+
 def run(
     runs: int, counts: Sequence[int] = COUNTS, screen_counts: Sequence[int] = SCREEN_COUNTS
 ) -> list[Row]:
@@ -188,6 +214,19 @@ def run(
                 )
             )
     rows += _per_guild(engine, "headless engine", [n for n in counts if n not in broken_engine])
+    for every, label in ((1.0, "1 s"), (30.0, "30 s")):
+        rows.append(
+            Row(
+                NAME,
+                f"latency history per guild: a full hour, a heartbeat every {label}",
+                "KiB",
+                Figure.of([latency_history_kib(every=every) for _ in range(runs)]),
+                "-",
+                None,
+                "report (bounded: 64 recent + 720 hour slots)",
+                None,
+            )
+        )
     ran = [n for n in counts if screen[n]]
     if len(ran) >= 2:
         rows += _per_guild(screen, "screen", ran)
