@@ -38,10 +38,9 @@ import httpx
 import redis.asyncio as aioredis
 
 from bench._report import Figure, Row
-from bench.server_fanout import cpu_seconds, reader, rss_mib
+from bench.server_fanout import GUILD, cpu_seconds, open_readers, post_versions, rss_mib
 
 NAME = "replicas on Redis"
-GUILD = "111111111111111111"
 PATH = f"/api/v1/guilds/{GUILD}/status/stream"
 REPLICAS = 3
 
@@ -120,30 +119,12 @@ async def _fan_out(
     """Streams spread over ``targets``; heartbeats to ``poster``; delivered/s and RSS."""
     await asyncio.sleep(0.5)
     idle = [rss_mib(t.process.pid) for t in targets]
-    counts = [0] * streams
-    readies = [asyncio.Event() for _ in range(streams)]
-    last = f'"v-{events - 1}"'.encode()
-    tasks = []
-    for n in range(streams):
-        target = targets[n % len(targets)]
-        tasks.append(
-            asyncio.create_task(
-                reader(target.host, target.port, PATH, token, last, readies[n], counts, n)
-            )
-        )
-    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 120)
+    tasks, counts = await open_readers([(t.host, t.port) for t in targets], token, streams, events)
     opened = [rss_mib(t.process.pid) for t in targets]
     before = sum(counts)
     cpu_before = sum(cpu_seconds(t.process.pid) for t in targets)
     started = time.perf_counter()
-    async with httpx.AsyncClient(timeout=60) as client:
-        for number in range(events):
-            answer = await client.post(
-                f"{poster.url}/api/v1/guilds/{GUILD}/heartbeat",
-                json={"version": f"v-{number}"},
-                headers={"Authorization": f"Bearer {bot}"},
-            )
-            answer.raise_for_status()
+    await post_versions(poster.url, bot, events)
     await asyncio.wait_for(asyncio.gather(*tasks), 180)
     elapsed = time.perf_counter() - started
     cpu = sum(cpu_seconds(t.process.pid) for t in targets) - cpu_before

@@ -78,6 +78,37 @@ async def reader(
         writer.close()
 
 
+async def open_readers(
+    targets: list[tuple[str, int]], token: str, streams: int, events: int
+) -> tuple[list[asyncio.Task[None]], list[int]]:
+    """``streams`` readers of the guild's stream spread over ``targets`` (host, port), each
+    until the last version ``v-{events - 1}``; returns once every one has its first event."""
+    counts = [0] * streams
+    readies = [asyncio.Event() for _ in range(streams)]
+    last = f'"v-{events - 1}"'.encode()
+    path = f"/api/v1/guilds/{GUILD}/status/stream"
+    tasks = []
+    for n in range(streams):
+        host, port = targets[n % len(targets)]
+        tasks.append(
+            asyncio.create_task(reader(host, port, path, token, last, readies[n], counts, n))
+        )
+    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 120)
+    return tasks, counts
+
+
+async def post_versions(url: str, bot: str, events: int) -> None:
+    """Post ``events`` heartbeats with the versions ``v-0`` .. ``v-{events - 1}``."""
+    async with httpx.AsyncClient(timeout=60) as poster:
+        for number in range(events):
+            answer = await poster.post(
+                f"{url}/api/v1/guilds/{GUILD}/heartbeat",
+                json={"version": f"v-{number}"},
+                headers={"Authorization": f"Bearer {bot}"},
+            )
+            answer.raise_for_status()
+
+
 NAME = "server fan-out"
 
 
@@ -95,28 +126,13 @@ async def measure(streams: int, events: int, guilds: int) -> dict[str, float]:
         url = server.stdout.readline().split()[-1]
         await asyncio.sleep(1.0)
         idle = rss_mib(server.pid)
-        path = f"/api/v1/guilds/{GUILD}/status/stream"
         host, port = url.removeprefix("http://").rsplit(":", 1)
-        counts = [0] * streams
-        readies = [asyncio.Event() for _ in range(streams)]
-        last = f'"v-{events - 1}"'.encode()
-        tasks = [
-            asyncio.create_task(reader(host, int(port), path, token, last, readies[n], counts, n))
-            for n in range(streams)
-        ]
-        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
+        tasks, counts = await open_readers([(host, int(port))], token, streams, events)
         opened = rss_mib(server.pid)
         before = sum(counts)
         cpu_before = cpu_seconds(server.pid)
         started = time.perf_counter()
-        async with httpx.AsyncClient(timeout=60) as poster:
-            for number in range(events):
-                answer = await poster.post(
-                    f"{url}/api/v1/guilds/{GUILD}/heartbeat",
-                    json={"version": f"v-{number}"},
-                    headers={"Authorization": f"Bearer {bot}"},
-                )
-                answer.raise_for_status()
+        await post_versions(url, bot, events)
         await asyncio.wait_for(asyncio.gather(*tasks), 120)
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(server.pid) - cpu_before
