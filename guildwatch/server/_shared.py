@@ -37,7 +37,13 @@ from guildwatch.server._config import GUILD_ID_RE
 from guildwatch.server._faults import MALFORMED_DATA, SHARED, Fault, FaultBoard
 from guildwatch.server._http import check_client, error_response, fault_response
 from guildwatch.server._model import Event, Gone, GuildFilter, SharedSubscriber
-from guildwatch.server._stream import SEP, STREAM_HEADERS, StreamEndpoint, heartbeat_comment
+from guildwatch.server._stream import (
+    SEP,
+    STREAM_HEADERS,
+    StreamEndpoint,
+    heartbeat_comment,
+    mark_dropped,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -214,8 +220,10 @@ class SharedStreamEndpoint(StreamEndpoint):
                 send_timeout=state.config.send_timeout,
             )
             await response(scope, receive, self._gate(SHARED, send))
-        except (SendTimeoutError, OSError):
+        except* (SendTimeoutError, OSError):
+            # except*: when the ping times out too, sse-starlette's task group raises both.
             timed_out = True
+            mark_dropped()
         finally:
             state.store.unsubscribe(subscriber)
             state.shared_streams.discard(subscriber)
