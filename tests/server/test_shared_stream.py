@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as redis
 
 from tests.conftest import ServerFactory
 from tests.harness import GUILDS, RedisProcess, RunningServer
@@ -602,6 +603,26 @@ async def test_a_first_part_of_100000_guilds_arrives_whole(real_server: RunningS
     carried = {json.loads(frame.split(b"\n")[2][6:])["guild"] for frame in statuses}
     assert carried == {*guilds, *ALL}
     assert chunks < 100_003 / 10  # joined into chunks, not one send per event
+
+
+@pytest.mark.sqlite_only
+async def test_on_redis_guilds_without_a_current_entry_are_read_from_their_own_stream(
+    server_factory: ServerFactory, redis_server: RedisProcess
+) -> None:
+    server = server_factory(redis=redis_server.url, redis_prefix=redis_prefix())
+    server.heartbeat(ALPHA, "1.0")
+    async with open_stream(server, "", url=shared_url(server)) as stream:
+        before, _ = await first_part(stream)
+    # As a server that did not keep the ``current`` hash left it.
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        await client.hdel(f"{server.config.redis_prefix}current", ALPHA, GAMMA)
+    finally:
+        await client.aclose()
+    async with open_stream(server, "", url=shared_url(server)) as stream:
+        after, ready = await first_part(stream)
+    assert [(e.id, e.data) for e in after] == [(e.id, e.data) for e in before]
+    assert ready.json() == {"guilds": 3}
 
 
 # -- several replicas on one Redis -----------------------------------------------------------
