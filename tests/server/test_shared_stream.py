@@ -677,3 +677,27 @@ async def test_replicas_share_one_shared_stream_truth(replicas: Replicas) -> Non
         fresh, _ = await first_part(stream)
     latest = {e.json()["guild"]: e.id for e in statuses + pushed + replayed}
     assert {e.json()["guild"]: e.id for e in fresh} == latest
+
+
+@pytest.mark.sqlite_only
+async def test_hypercorn_serves_the_shared_stream_over_http2(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory(http2=True)
+    headers = {**server.auth, "Accept": "text/event-stream"}
+    async with (
+        httpx.AsyncClient(http1=False, http2=True, timeout=10) as client,
+        client.stream("GET", shared_url(server), headers=headers) as response,
+    ):
+        assert response.http_version == "HTTP/2"
+        assert response.headers["content-type"] == "text/event-stream"
+        stream = SseReader(response)
+        try:
+            statuses, ready = await first_part(stream)
+            await asyncio.to_thread(server.heartbeat, BETA, "2.0")
+            pushed = await stream.next_event()
+        finally:
+            await stream.close()
+    assert {event.json()["guild"] for event in statuses} == ALL
+    assert ready.json() == {"guilds": 3}
+    assert (pushed.json()["guild"], pushed.json()["version"]) == (BETA, "2.0")
