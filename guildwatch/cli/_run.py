@@ -19,7 +19,7 @@ from guildwatch.alerts import AlertService, ReportRelay, SilenceFile, Silences
 from guildwatch.cli._listen import url_host
 from guildwatch.cli._options import Options
 from guildwatch.cli._secrets import RedactTokenFilter, redact
-from guildwatch.engine import DeferredEngine
+from guildwatch.engine import DeferredEngine, prefetch_tls
 from guildwatch.errors import ConfigError
 from guildwatch.store import StatusStore
 
@@ -117,10 +117,12 @@ def _watch(options: Options, store: StatusStore) -> int:
     if options.mode == "tui":
         if "TEXTUAL_DRIVER" not in os.environ:  # a browser tab's keys come through stdin
             _keyboard_on_stdin()
+        # The CA bundle loads (GIL released) while Textual is imported and the first frame
+        # paints; httpx and its clients are built after that frame, on the screen's loop.
+        tls = prefetch_tls()
         from guildwatch.ui import run_tui
 
-        # Built after the first frame: httpx and its clients cost as much as Textual itself.
-        deferred = DeferredEngine(engine_settings, store)
+        deferred = DeferredEngine(engine_settings, store, tls=tls)
         return run_tui(
             store,
             deferred,

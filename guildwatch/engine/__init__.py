@@ -14,12 +14,20 @@ from typing import TYPE_CHECKING
 
 from guildwatch.engine._deferred import DeferredEngine
 from guildwatch.engine._settings import EngineSettings, start_jitter_for
+from guildwatch.engine._tls import prefetch_tls
 
 if TYPE_CHECKING:
     from guildwatch.engine._engine import Engine
     from guildwatch.engine._payload import parse_status
 
-__all__ = ["DeferredEngine", "Engine", "EngineSettings", "parse_status", "start_jitter_for"]
+__all__ = [
+    "DeferredEngine",
+    "Engine",
+    "EngineSettings",
+    "parse_status",
+    "prefetch_tls",
+    "start_jitter_for",
+]
 
 
 def __getattr__(name: str) -> object:

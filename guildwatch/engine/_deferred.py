@@ -1,11 +1,15 @@
 """An engine built on its first ``run()``, so the screen can paint before httpx is imported.
 
-Importing httpx and building its clients (an SSL context each) costs ~0.2 s, as much as Textual
-itself; the screen starts this engine after its first frame, so "Connecting…" shows at once.
+Importing httpx and building its clients costs as much as Textual itself; the screen starts
+this engine after its first frame, so "Connecting…" shows at once. The TLS context, the other
+big part, can come ready-made from a thread started with the process (``_tls``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import ssl
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from guildwatch.engine._settings import EngineSettings
@@ -21,11 +25,20 @@ class DeferredEngine:
     Args:
         settings: Passed to the engine.
         store: Passed to the engine.
+        tls: The TLS context being built on a thread (:func:`~guildwatch.engine.prefetch_tls`);
+            None builds httpx's own in the engine.
     """
 
-    def __init__(self, settings: EngineSettings, store: StatusStore) -> None:
+    def __init__(
+        self,
+        settings: EngineSettings,
+        store: StatusStore,
+        *,
+        tls: Future[ssl.SSLContext] | None = None,
+    ) -> None:
         self._settings = settings
         self._store = store
+        self._tls = tls
         self._engine: Engine | None = None
         self._stopped = False
         self._bot_wanted = False
@@ -34,9 +47,14 @@ class DeferredEngine:
         """Import and build the engine, then run it; returns at once after :meth:`stop`."""
         if self._stopped or self._engine is not None:
             return
+        tls: ssl.SSLContext | None = None
+        if self._tls is not None:
+            tls = await asyncio.wrap_future(self._tls)
         from guildwatch.engine._engine import Engine
 
-        self._engine = Engine(self._settings, self._store)
+        if self._stopped:  # stopped while the TLS context was still loading
+            return
+        self._engine = Engine(self._settings, self._store, tls=tls)
         if self._bot_wanted:
             self._engine.watch_bot()
         await self._engine.run()
@@ -58,7 +76,15 @@ class DeferredEngine:
             self._engine.retry_bot()
 
     async def stop(self) -> None:
-        """As :meth:`Engine.stop`; before ``run()`` it only makes ``run()`` a no-op."""
+        """As :meth:`Engine.stop`; before ``run()`` it only makes ``run()`` a no-op.
+
+        Also waits for the TLS thread, so that nothing of the engine outlives ``stop()``.
+        """
         self._stopped = True
         if self._engine is not None:
             await self._engine.stop()
+        if self._tls is not None:
+            waiter = asyncio.wrap_future(self._tls)
+            await asyncio.wait([waiter])
+            if not waiter.cancelled():
+                waiter.exception()  # a failure is run()'s to report, not stop()'s

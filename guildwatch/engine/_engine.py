@@ -36,6 +36,7 @@ class Engine:
         store: Where all outcomes go; its clock stamps every datetime the engine writes.
         client: Use this client for streams and polls instead of creating two; the engine
             then leaves closing it to the caller.
+        tls: The TLS context for the engine's own clients (see ``_tls``); default: httpx's.
         rand: Random source in [0, 1) for jitter (tests pin it).
     """
 
@@ -45,6 +46,7 @@ class Engine:
         store: StatusStore,
         *,
         client: httpx.AsyncClient | None = None,
+        tls: ssl.SSLContext | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self._settings = settings
@@ -59,7 +61,8 @@ class Engine:
             raise_open_files_limit(stream_sockets(guilds, http2=settings.http2))
             # One TLS context for every client: httpx loads the CA bundle (~50 ms) per client
             # otherwise. Same defaults as httpx's own (certifi, or SSL_CERT_FILE/DIR).
-            tls = httpx.create_ssl_context()
+            if tls is None:
+                tls = httpx.create_ssl_context()
             self._stream_clients = [_make_client(settings, limits, tls=tls) for _ in range(shards)]
             # Polls come a minute apart: an idle keep-alive socket would only sit there.
             self._poll_client = _make_client(

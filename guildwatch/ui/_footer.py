@@ -62,11 +62,31 @@ class KeysFooter(Footer):
     def __init__(self) -> None:
         super().__init__()
         self._fitted_width = 0
+        self._composed: tuple[object, ...] | None = None
+        """What the keys on screen were built from (None: no keys yet)."""
 
     def _width(self) -> int:
         return self.size.width or self.app.size.width
 
+    def _signature(self) -> tuple[object, ...]:
+        """Everything ``compose`` reads: equal signatures make equal keys."""
+        app = self.app
+        keys = tuple(
+            (b.key, app.get_key_display(b), b.description, b.action, b.group, enabled, tooltip)
+            for _, b, enabled, tooltip in self.screen.active_bindings.values()
+            if b.show
+        )
+        return (self._width(), self.compact, self.show_command_palette, keys)
+
+    async def recompose(self) -> None:
+        # Textual asks for a recompose on every focus change and binding refresh (five or
+        # six times on the way to the first status, ~20 ms each); most change nothing.
+        if self._composed is not None and self.is_attached and self._signature() == self._composed:
+            return
+        await super().recompose()
+
     def compose(self) -> ComposeResult:
+        self._composed = self._signature() if self._bindings_ready else None
         self._fitted_width = width = self._width()
         widgets: list[Widget] = list(super().compose())
         keys = [widget for widget in widgets if isinstance(widget, FooterKey)]

@@ -86,6 +86,8 @@ class StatusLine(Widget, can_focus=True):
         self._snapshot = snapshot
         self._clock = clock
         self._shown_name = self._name_content(snapshot)
+        self._dot: StatusDot | None = None
+        self._ticking: list[TickingText] = []
 
     @property
     def snapshot(self) -> GuildSnapshot:
@@ -102,15 +104,18 @@ class StatusLine(Widget, can_focus=True):
         yield Detail(self._clock)
 
     def on_mount(self) -> None:
+        # Looked up once: show() runs for every heartbeat, and two DOM queries were most of it.
+        self._dot = self.query_one(StatusDot)
+        self._ticking = list(self.query(TickingText))
         self.show(self._snapshot)
 
     def show(self, snapshot: GuildSnapshot) -> None:
         """Display a new snapshot of this guild (children repaint only what changed)."""
         self._snapshot = snapshot
-        dot = self.query_one(StatusDot)
+        dot = self._dot or self.query_one(StatusDot)
         dot.kind = status_kind(snapshot)
         dot.live = snapshot.connection == "connected"
-        for line in self.query(TickingText):
+        for line in self._ticking or self.query(TickingText):
             line.snapshot = snapshot
         name = self._name_content(snapshot)
         if name != self._shown_name:

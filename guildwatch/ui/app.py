@@ -31,13 +31,8 @@ from guildwatch.display import safe
 from guildwatch.durations import UNTIL_BACK, parse_duration
 from guildwatch.errors import GuildwatchError
 from guildwatch.store import Clock, GuildSnapshot, StatusStore, Subscription
-from guildwatch.ui._bot_view import BotView
 from guildwatch.ui._engine import EngineLike
 from guildwatch.ui._footer import KeysFooter
-from guildwatch.ui._guild_detail import RETRYABLE, GuildDetail, say_nothing_to_retry
-from guildwatch.ui._guild_list import GuildList
-from guildwatch.ui._help import HelpScreen
-from guildwatch.ui._many import ManyGuilds
 from guildwatch.ui._notices import Notice, NoticeTracker, merge_notices
 from guildwatch.ui._signals import ExitSignals
 from guildwatch.ui._silence import UNSILENCE, SilenceMark, SilencePicker
@@ -45,6 +40,10 @@ from guildwatch.ui._status_line import StatusLine
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
+
+    from guildwatch.ui._guild_detail import GuildDetail
+    from guildwatch.ui._guild_list import GuildList
+    from guildwatch.ui._many import ManyGuilds
 
 
 class AlertsLike(Protocol):
@@ -182,19 +181,34 @@ class GuildwatchApp(App[None]):
         self._exit_signals = ExitSignals(self._on_exit_signal, hangup_grace=hangup_grace)
         self._lines: dict[str, StatusLine] = {}
         """Rows by guild id, so a burst over many guilds costs no DOM queries."""
+        self._many: ManyGuilds | None = None
+        """The several-guilds view once there is one (it is never taken down again)."""
         self.engine_error: BaseException | None = None
         """What ``engine.run()`` raised, if it crashed (a bug): for the CLI's ``--debug``."""
 
     @property
     def many(self) -> ManyGuilds | None:
         """The several-guilds view, or None while one guild has the whole screen."""
-        views = self.query(ManyGuilds)
-        return views.first() if views else None
+        return self._many
+
+    def _detail(self) -> GuildDetail | None:
+        """The guild detail view if it is the screen on top."""
+        if len(self.screen_stack) == 1:  # the main screen: no need to import the detail view
+            return None
+        from guildwatch.ui._guild_detail import GuildDetail
+
+        return self.screen if isinstance(self.screen, GuildDetail) else None
+
+    # The views one guild's first frame does not show are imported when first needed: the
+    # list, the detail, bot and help screens cost ~20 ms of imports before the first paint.
 
     def compose(self) -> ComposeResult:
         snapshots = self.store.snapshots()
         if len(snapshots) > 1:
-            yield ManyGuilds(snapshots, self.clock, id="many")
+            from guildwatch.ui._many import ManyGuilds
+
+            self._many = ManyGuilds(snapshots, self.clock, id="many")
+            yield self._many
         else:
             with VerticalScroll(id="guilds"):
                 for snapshot in snapshots:
@@ -287,7 +301,9 @@ class GuildwatchApp(App[None]):
             # A second guild arrived (e.g. "watch all my guilds"): switch to the list.
             await self.query_one("#guilds").remove()
             self._lines.clear()
-            many = ManyGuilds(self.store.snapshots(), self.clock, id="many")
+            from guildwatch.ui._many import ManyGuilds
+
+            many = self._many = ManyGuilds(self.store.snapshots(), self.clock, id="many")
             many.guild_list.silences = self.silences
             await self.mount(many, before=self.query_one(KeysFooter))
             many.guild_list.focus()
@@ -297,8 +313,8 @@ class GuildwatchApp(App[None]):
             for snapshot in snapshots:
                 if (line := self._lines.get(snapshot.guild_id)) is not None:
                     line.show(snapshot)
-        if isinstance(self.screen, GuildDetail) and self.screen.guild_id in changed:
-            self.screen.refresh_from_store()
+        if (detail := self._detail()) is not None and detail.guild_id in changed:
+            detail.refresh_from_store()
         notices = [n for snapshot in snapshots for n in self._notices.update(snapshot)]
         self._announce(notices)
 
@@ -343,18 +359,22 @@ class GuildwatchApp(App[None]):
 
     def _say_if_nothing_to_retry(self, guild_ids: list[str]) -> None:
         # A key that visibly does nothing reads as a broken key: say why instead.
+        from guildwatch.ui._guild_detail import RETRYABLE, say_nothing_to_retry
+
         if not any(self.store.get(g).connection in RETRYABLE for g in guild_ids):
             say_nothing_to_retry(self)
 
     def action_details(self) -> None:
         """One guild on screen: Enter opens its detail view, as a row of the list does."""
         if self.many is None and (ids := self.store.guild_ids):
+            from guildwatch.ui._guild_detail import GuildDetail
+
             self.push_screen(GuildDetail(self.store, ids[0], self.engine, self.clock))
 
     def _target_guild(self) -> str | None:
         """The guild ``s`` acts on: the selected row, the focused line, or the only guild."""
-        if isinstance(self.screen, GuildDetail):
-            return self.screen.guild_id
+        if (detail := self._detail()) is not None:
+            return detail.guild_id
         if (many := self.many) is not None:
             return many.guild_list.selected
         focused = self.focused
@@ -408,12 +428,14 @@ class GuildwatchApp(App[None]):
         if action == "details":
             return self.many is None and len(self.screen_stack) == 1
         if action == "silence_all":
-            return self.many is not None and not isinstance(self.screen, GuildDetail)
+            return self.many is not None and self._detail() is None
         if action != "retry_all":
             return True
-        return self.many is not None and not isinstance(self.screen, GuildDetail)
+        return self.many is not None and self._detail() is None
 
     def on_guild_list_detail_requested(self, message: GuildList.DetailRequested) -> None:
+        from guildwatch.ui._guild_detail import GuildDetail
+
         self.push_screen(GuildDetail(self.store, message.guild_id, self.engine, self.clock))
 
     def on_status_line_retry_requested(self, message: StatusLine.RetryRequested) -> None:
@@ -421,11 +443,15 @@ class GuildwatchApp(App[None]):
 
     def action_bot(self) -> None:
         """The bot as a whole: its word, uptime and every shard."""
+        from guildwatch.ui._bot_view import BotView
+
         if not isinstance(self.screen, BotView):
             self.push_screen(BotView(self.store, self.engine, self.clock))
 
     def action_help(self) -> None:
         """Show the keys and the meaning of each state."""
+        from guildwatch.ui._help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 

@@ -31,3 +31,11 @@ def test_checking_the_command_line_loads_no_network_stack() -> None:
     # A mistyped flag is answered before httpx, rich or Textual are imported (start-up time).
     imported = _imported_after("import guildwatch.cli.main")
     assert not {name for name in imported if name.split(".")[0] in ("httpx", "rich", "textual")}
+
+
+def test_the_screen_imports_only_what_one_guilds_first_frame_shows() -> None:
+    # The list, detail, bot and help views load when first used: ~20 ms before the first paint.
+    imported = _imported_after("import guildwatch.cli._run, guildwatch.ui")
+    assert "guildwatch.ui.app" in imported
+    later = {"_many", "_guild_list", "_guild_detail", "_bot_view", "_help", "_shards"}
+    assert not {f"guildwatch.ui.{name}" for name in later} & imported

@@ -199,17 +199,31 @@ async def test_polled_marker_ages() -> None:
         await wait_for(pilot, lambda: "polled 45 s ago" in screen_text(app), "older poll")
 
 
+def _dot_colour(dot: StatusDot) -> str:
+    """The colour the dot's glyph is painted in, as ``#rrggbb``."""
+    segments = [seg for seg in dot.render_line(0) if seg.text.strip()]
+    assert segments
+    style = segments[0].style
+    assert style is not None
+    assert style.color is not None
+    return style.color.get_truecolor().hex.upper()
+
+
 async def test_pulse_runs_only_while_online_and_live() -> None:
     app, store, _, clock = make_app("online", animation=True)
     async with app.run_test() as pilot:
         dot = app.query_one(StatusDot)
         assert dot.pulsing
-        await wait_for(pilot, lambda: dot.has_class("-dim"), "a dim phase")
-        await wait_for(pilot, lambda: not dot.has_class("-dim"), "a bright phase")
+        await wait_for(pilot, lambda: dot.dim, "a dim phase")
+        await pilot.pause()
+        assert _dot_colour(dot) == app.theme_variables["success-darken-3"]  # drawn darker
+        await wait_for(pilot, lambda: not dot.dim, "a bright phase")
+        await pilot.pause()
+        assert _dot_colour(dot) == app.theme_variables["success"]
         put_in_state(store, "offline", clock)
         await wait_for(pilot, lambda: dot.kind == "offline", "offline")
         assert not dot.pulsing
-        assert not dot.has_class("-dim")
+        assert not dot.dim
         put_in_state(store, "polled", clock)
         await wait_for(pilot, lambda: not dot.live, "polled only")
         assert dot.kind == "online"
@@ -233,7 +247,7 @@ async def test_pulse_stops_when_animations_are_switched_off_while_running() -> N
         assert dot.pulsing
         app.animation_level = "none"
         await wait_for(pilot, lambda: not dot.pulsing, "pulse to stop at its next step")
-        assert not dot.has_class("-dim")
+        assert not dot.dim
 
 
 async def test_one_toast_per_outage_then_recovered_and_health_flips() -> None:
