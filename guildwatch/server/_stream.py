@@ -166,10 +166,18 @@ class StreamEndpoint:
             await response(scope, receive, self._gate(guild_id, send))
         except (SendTimeoutError, OSError):
             # A stuck or vanished client: dropping it is the plan, not an error.
-            logger.info("stream for guild %s dropped: client not reading", guild_id)
+            if subscriber.closed_reason != "overflow":
+                logger.info("stream for guild %s dropped: client not reading", guild_id)
         finally:
             state.store.unsubscribe(subscriber)
             self._metrics.open_streams[guild_id] -= 1
+            if subscriber.closed_reason == "overflow":
+                # One line per dropped client (a send timeout after it says nothing more).
+                logger.warning(
+                    "stream for guild %s dropped: client more than %d events behind",
+                    guild_id,
+                    subscriber.max_pending,
+                )
 
     def _drop_limit_reached(self, subscriber: Subscriber) -> bool:
         faults = self._state.faults
