@@ -108,8 +108,8 @@ class SharedWatcher:
         self._ready_once = False
         """A ``ready`` was seen: until then every connection starts fresh (no Last-Event-ID),
         so that the first ``ready`` can tell which watched guilds the stream does not carry."""
-        self._fresh = True
         self._seen: set[str] | None = None
+        self._warned_no_guild = False
         """Guilds with a status or a gone on this fresh connection, until its ``ready``."""
         self._waiting = False
         self._wake = asyncio.Event()
@@ -210,8 +210,8 @@ class SharedWatcher:
             clock=self._store.clock,
             last_event_id=resume,
         )
-        self._fresh = not resume
-        self._seen = set() if self._fresh else None
+        self._warned_no_guild = False
+        self._seen = None if resume else set()
         opened_at: float | None = None
 
         def opened() -> None:
@@ -240,7 +240,10 @@ class SharedWatcher:
         self._given_up = False
         log.info("shared stream: connected")
         self._store.set_connections(self._carried, "connected", attempt=self._attempt)
-        # The stream is back: polls stop now, so no poll result lands after this.
+        self._cancel_polls()  # the stream is back: no poll result lands after this
+
+    def _cancel_polls(self) -> None:
+        """Cancel every poll now; the tasks are reaped after the connection ends."""
         for _, task in self._pollers.values():
             task.cancel()
             self._stopped_polls.add(task)
@@ -259,8 +262,9 @@ class SharedWatcher:
             if event_type == "status":
                 guild_id = _guild_of(data)
                 if guild_id is None or guild_id not in carried:
-                    if guild_id is None:
-                        log.warning("shared stream: an event without a guild id was ignored")
+                    if guild_id is None and not self._warned_no_guild:
+                        self._warned_no_guild = True  # once per connection, not per event
+                        log.warning("shared stream: events without a guild id are ignored")
                     continue  # a guild this client does not watch (the stream carries all)
                 if seen is not None:
                     seen.add(guild_id)
@@ -324,6 +328,8 @@ class SharedWatcher:
         if isinstance(decision, Stop):
             self._given_up = True
             self._polling_forbidden = self._polling_forbidden or decision.forbid_polling
+            if decision.forbid_polling:  # never a poll after a fatal answer
+                self._cancel_polls()
             self._store.set_connections(
                 self._carried, "error", error=decision.problem, attempt=decision.attempt
             )

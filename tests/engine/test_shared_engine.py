@@ -6,6 +6,7 @@ server without the endpoint, today's and the one landed before it), and the mult
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import subprocess
@@ -21,7 +22,8 @@ import pytest
 from guildwatch.engine import Engine
 from guildwatch.store import StatusStore
 from tests.conftest import ServerFactory
-from tests.engine.support import running, wait_until
+from tests.engine.rawserver import Conn, RawServer
+from tests.engine.support import fast_settings, running, wait_until
 from tests.engine.test_engine_real_server import settings_for
 from tests.harness import GUILDS, RunningServer, config_to_argv, make_config
 from tests.metrics.test_exposition import value
@@ -491,3 +493,90 @@ def settings_for_url(url: str) -> Any:
     from guildwatch.engine import EngineSettings
 
     return EngineSettings(api_url=url, token="t")
+
+
+# -- the shared stream's frames, byte for byte -------------------------------------------------
+
+SHARED_PATH = "/api/v1/guilds/status/stream"
+
+
+async def test_frames_other_than_a_watched_guilds_status_are_ignored() -> None:
+    alpha, beta = "1001", "1002"
+
+    async def handler(conn: Conn) -> None:
+        target = conn.request.target
+        if not target.startswith(SHARED_PATH):
+            await conn.respond(404)  # the handed-over guild's own stream and polls
+            return
+        await conn.head()
+        await conn.send(
+            b"event: status\nid: 1\ndata: "
+            + json.dumps({"guild": alpha, "healthy": True, "version": "1.0"}).encode()
+            + b"\n\n"
+            + b'event: later-kind\ndata: {"guild": "1001", "healthy": false}\n\n'
+            + b'data: {"guild": "1001", "healthy": false, "version": "default-type"}\n\n'
+            + b'event: status\nid: 2\ndata: {"healthy": false, "version": "no-guild"}\n\n'
+            + b'event: status\nid: 3\ndata: {"guild": "77", "healthy": false}\n\n'
+            + b'event: ready\ndata: {"guilds": 1}\n\n'
+        )
+        await conn.hold()
+
+    store = store_for(alpha, beta)
+    async with RawServer(handler) as server:
+        settings = fast_settings(server.url, multiplex="auto")
+        async with running(settings, store) as engine:
+            await wait_until(lambda: store.get(beta).connection == "error")
+            assert set(engine._watchers) == {beta}  # no status before ready: not carried
+    error = store.get(beta).error
+    assert error is not None
+    assert error.kind == "not_found"
+    snapshot = store.get(alpha)
+    assert snapshot.status is not None
+    assert (snapshot.status.healthy, snapshot.status.version) == (True, "1.0")
+    assert snapshot.warning is None
+    assert snapshot.connection == "connected"
+    assert store.counters(alpha).events == 1
+    shared = [r for r in server.requests if r.target.startswith(SHARED_PATH)]
+    assert [r.target for r in shared] == [f"{SHARED_PATH}?guild={alpha}&guild={beta}"]
+    assert "last-event-id" not in shared[0].headers
+
+
+async def test_a_wrong_token_is_one_error_for_all_and_no_polls(
+    real_server: RunningServer,
+) -> None:
+    store = store_for(ALPHA, BETA, GAMMA)
+    settings = settings_for(real_server, token="wrong-token", poll_interval=0.1)
+    async with running(settings, store) as engine:
+        await wait_until(lambda: all(store.get(g).connection == "error" for g in store.guild_ids))
+        await asyncio.sleep(0.5)  # five poll intervals: none goes out after a 401
+        assert engine._watchers == {}
+    errors = [store.get(g).error for g in store.guild_ids]
+    assert {error.kind if error else None for error in errors} == {"auth"}
+    assert {store.counters(g).polls for g in store.guild_ids} == {0}
+
+
+async def test_a_fatal_answer_while_polling_stops_the_polls() -> None:
+    alpha, beta = "1001", "1002"
+    status = json.dumps({"healthy": True, "version": "polled"}).encode()
+
+    async def handler(conn: Conn) -> None:
+        if conn.request.target.startswith(SHARED_PATH):
+            await conn.respond(500 if conn.index == 0 else 401)
+            return
+        await conn.respond(200, status, headers=(("Content-Type", "application/json"),))
+
+    store = store_for(alpha, beta)
+    async with RawServer(handler) as server:
+        settings = fast_settings(
+            server.url, multiplex="auto", backoff_base=0.3, backoff_cap=0.3, poll_interval=0.1
+        )
+        async with running(settings, store):
+            await wait_until(lambda: all(store.counters(g).polls >= 1 for g in (alpha, beta)))
+            await wait_until(lambda: store.get(alpha).connection == "error")
+            polls = len([r for r in server.requests if not r.target.startswith(SHARED_PATH)])
+            await asyncio.sleep(0.5)  # five poll intervals
+            after = len([r for r in server.requests if not r.target.startswith(SHARED_PATH)])
+    assert after == polls
+    error = store.get(beta).error
+    assert error is not None
+    assert error.kind == "auth"
