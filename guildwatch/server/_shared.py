@@ -37,7 +37,13 @@ from guildwatch.server._config import GUILD_ID_RE
 from guildwatch.server._faults import MALFORMED_DATA, SHARED, Fault, FaultBoard
 from guildwatch.server._http import check_client, error_response, fault_response
 from guildwatch.server._model import Event, Gone, GuildFilter, SharedSubscriber
-from guildwatch.server._stream import SEP, STREAM_HEADERS, StreamEndpoint, heartbeat_comment
+from guildwatch.server._stream import (
+    SEP,
+    STREAM_HEADERS,
+    StreamEndpoint,
+    heartbeat_comment,
+    mark_dropped,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +75,8 @@ def status_frame(event_id: int, data: str, retry: int | None = None) -> bytes:
 
 @functools.lru_cache(maxsize=65536)
 def _cached_status_frame(event: Event) -> bytes:
-    # Encoded once for every shared stream (the size covers a burst several streams share).
+    # Live events, encoded once for every shared stream: the streams take a burst from their
+    # inboxes in turns of TAKE events, so they stay well within this many of each other.
     return status_frame(event.id, with_guild(event.guild_id, event.data))
 
 
@@ -214,8 +221,10 @@ class SharedStreamEndpoint(StreamEndpoint):
                 send_timeout=state.config.send_timeout,
             )
             await response(scope, receive, self._gate(SHARED, send))
-        except (SendTimeoutError, OSError):
+        except* (SendTimeoutError, OSError):
+            # except*: when the ping times out too, sse-starlette's task group raises both.
             timed_out = True
+            mark_dropped()
         finally:
             state.store.unsubscribe(subscriber)
             state.shared_streams.discard(subscriber)
@@ -230,14 +239,16 @@ class SharedStreamEndpoint(StreamEndpoint):
                 self._metrics.shared_dropped += 1
                 logger.info("shared stream dropped: client not reading")
 
-    def _status_frame(self, event: Event, retry: int | None) -> bytes:
+    def _status_frame(self, event: Event, retry: int | None, *, live: bool) -> bytes:
         faults = self._state.faults
         if faults is not None:
             malformed = faults.get(event.guild_id).malformed or faults.get(SHARED).malformed
             if malformed is not None:
                 data = with_guild(event.guild_id, MALFORMED_DATA[malformed])
                 return status_frame(event.id, data, retry)
-        if retry is not None:
+        if retry is not None or not live:
+            # A first part is this connection's alone, and 100,000 old events would only
+            # push the live ones out of the cache (plain encoding costs about 1 us each).
             return status_frame(event.id, with_guild(event.guild_id, event.data), retry)
         return _cached_status_frame(event)
 
@@ -268,7 +279,7 @@ class SharedStreamEndpoint(StreamEndpoint):
                 if _drop_limit_reached(faults, subscriber):
                     break
                 last_id = event.id
-                frame = self._status_frame(event, retry)
+                frame = self._status_frame(event, retry, live=ready)
                 retry = None
                 parts.append(frame)
                 size += len(frame)

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as redis
 
 from tests.conftest import ServerFactory
 from tests.harness import GUILDS, RedisProcess, RunningServer
@@ -553,6 +554,8 @@ async def test_a_reader_that_stops_is_dropped_with_one_line_and_bounded_buffers(
         sock.close()
     lines = [r.getMessage() for r in caplog.records if "shared stream dropped" in r.getMessage()]
     assert lines == [f"shared stream dropped: client more than {bound} events behind"]
+    # Nothing else: the data and the ping send timing out together is no ASGI error either.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_a_healthy_reader_lives_through_a_whole_round(real_server: RunningServer) -> None:
@@ -600,6 +603,26 @@ async def test_a_first_part_of_100000_guilds_arrives_whole(real_server: RunningS
     carried = {json.loads(frame.split(b"\n")[2][6:])["guild"] for frame in statuses}
     assert carried == {*guilds, *ALL}
     assert chunks < 100_003 / 10  # joined into chunks, not one send per event
+
+
+@pytest.mark.sqlite_only
+async def test_on_redis_guilds_without_a_current_entry_are_read_from_their_own_stream(
+    server_factory: ServerFactory, redis_server: RedisProcess
+) -> None:
+    server = server_factory(redis=redis_server.url, redis_prefix=redis_prefix())
+    server.heartbeat(ALPHA, "1.0")
+    async with open_stream(server, "", url=shared_url(server)) as stream:
+        before, _ = await first_part(stream)
+    # As a server that did not keep the ``current`` hash left it.
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        await client.hdel(f"{server.config.redis_prefix}current", ALPHA, GAMMA)
+    finally:
+        await client.aclose()
+    async with open_stream(server, "", url=shared_url(server)) as stream:
+        after, ready = await first_part(stream)
+    assert [(e.id, e.data) for e in after] == [(e.id, e.data) for e in before]
+    assert ready.json() == {"guilds": 3}
 
 
 # -- several replicas on one Redis -----------------------------------------------------------
@@ -654,3 +677,27 @@ async def test_replicas_share_one_shared_stream_truth(replicas: Replicas) -> Non
         fresh, _ = await first_part(stream)
     latest = {e.json()["guild"]: e.id for e in statuses + pushed + replayed}
     assert {e.json()["guild"]: e.id for e in fresh} == latest
+
+
+@pytest.mark.sqlite_only
+async def test_hypercorn_serves_the_shared_stream_over_http2(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory(http2=True)
+    headers = {**server.auth, "Accept": "text/event-stream"}
+    async with (
+        httpx.AsyncClient(http1=False, http2=True, timeout=10) as client,
+        client.stream("GET", shared_url(server), headers=headers) as response,
+    ):
+        assert response.http_version == "HTTP/2"
+        assert response.headers["content-type"] == "text/event-stream"
+        stream = SseReader(response)
+        try:
+            statuses, ready = await first_part(stream)
+            await asyncio.to_thread(server.heartbeat, BETA, "2.0")
+            pushed = await stream.next_event()
+        finally:
+            await stream.close()
+    assert {event.json()["guild"] for event in statuses} == ALL
+    assert ready.json() == {"guilds": 3}
+    assert (pushed.json()["guild"], pushed.json()["version"]) == (BETA, "2.0")
