@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from guildwatch.engine._deferred import DeferredEngine
-from guildwatch.engine._settings import EngineSettings, start_jitter_for
+from guildwatch.engine._settings import EngineSettings, Multiplex, start_jitter_for
 from guildwatch.engine._tls import prefetch_tls
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ __all__ = [
     "DeferredEngine",
     "Engine",
     "EngineSettings",
+    "Multiplex",
     "parse_status",
     "prefetch_tls",
     "start_jitter_for",

@@ -66,6 +66,7 @@ async def _watch_and_change(server: RunningServer, *, http2: bool) -> int:
         http2=http2,
         start_jitter=start_jitter_for(GUILDS),  # what the CLI sets: 2 s for 200 guilds
         heartbeat_timeout=10.0,
+        multiplex="off",  # per-guild streams at scale (the shared stream has its own tests)
     )
     engine = Engine(settings, store)
     task = asyncio.create_task(engine.run())
