@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-V = TypeVar("V", bool, int, float)
+V = TypeVar("V", bool, int, float, str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +36,16 @@ class Default(Generic[V]):
     """One sentence for ``--help`` and the README (without the default: that is added)."""
     zero_allowed: bool = False
     """A number of seconds that may be 0 ("at once"); other seconds must be positive."""
+    choices: tuple[str, ...] = ()
+    """The words a text setting may take (``auto``, ``on``, ``off``)."""
 
     @property
     def shown(self) -> str:
         """The default for people: ``75 s``, ``3``, ``on``, ``off``."""
         if isinstance(self.value, bool):
             return "on" if self.value else "off"
+        if isinstance(self.value, str):
+            return self.value
         number = f"{self.value:g}"
         return f"{number} {self.unit}" if self.unit else number
 
@@ -100,6 +104,17 @@ HTTP2 = Default(
     "http2",
     "speak HTTP/2 so guilds' streams share connections; needs the h2 package "
     "(guildwatch[http2]) and a server that speaks HTTP/2",
+)
+MULTIPLEX = Default(
+    "multiplex",
+    "auto",
+    "",
+    "--multiplex",
+    "multiplex",
+    "auto: watch several guilds over the server's one shared stream, one guild over its own; "
+    "on: the shared stream even for one guild; off: one stream per guild. A server without "
+    "the shared stream (404/405/501) gets per-guild streams either way",
+    choices=("auto", "on", "off"),
 )
 
 # Connection (engine) settings only code changes (tests shorten them).
@@ -225,13 +240,17 @@ ON_CHANGE_TIMEOUT = Default(
     "an --on-change command still running after this long is killed, with its process group",
 )
 
-TABLE: tuple[Default[bool] | Default[int] | Default[float], ...] = (
+AnyDefault = Default[bool] | Default[int] | Default[float] | Default[str]
+"""A row of the table, whatever its value's type."""
+
+TABLE: tuple[AnyDefault, ...] = (
     HEARTBEAT_TIMEOUT,
     POLL_INTERVAL,
     MAX_RETRIES,
     SLOW_RETRY,
     STREAM,
     HTTP2,
+    MULTIPLEX,
     ONCE_TIMEOUT,
     ANIMATION,
     INLINE,

@@ -260,6 +260,10 @@ class Subscription:
         self._changed.add(guild_id)
         self._wakeup.set()
 
+    def _notify_many(self, guild_ids: Iterable[str]) -> None:
+        self._changed.update(guild_ids)
+        self._wakeup.set()
+
     def close(self) -> None:
         """Stop receiving changes; a pending ``__anext__`` ends the iteration."""
         self._closed = True
@@ -423,6 +427,37 @@ class StatusStore:
         ``error`` is kept as it is unless given; ``connected`` always clears it, and always
         clears the retry countdown.
         """
+        if self._set_connection(guild_id, connection, error, attempt, next_retry_at):
+            self._notify(guild_id)
+
+    def set_connections(
+        self,
+        guild_ids: Iterable[str],
+        connection: ConnectionState,
+        *,
+        error: Problem | _Unset | None = _UNSET,
+        attempt: int | None = None,
+        next_retry_at: datetime | None = None,
+    ) -> None:
+        """:meth:`set_connection` for many guilds that share one connection (the shared
+        stream), history and counters included, with one notification for them all."""
+        changed = [
+            guild_id
+            for guild_id in guild_ids
+            if self._set_connection(guild_id, connection, error, attempt, next_retry_at)
+        ]
+        if changed:
+            for subscription in self._subscriptions:
+                subscription._notify_many(changed)
+
+    def _set_connection(
+        self,
+        guild_id: str,
+        connection: ConnectionState,
+        error: Problem | _Unset | None,
+        attempt: int | None,
+        next_retry_at: datetime | None,
+    ) -> bool:
         changes: dict[str, object] = {"connection": connection, "next_retry_at": next_retry_at}
         if connection == "connected":
             changes["error"] = None
@@ -435,7 +470,7 @@ class StatusStore:
             changes["error"] = error
         if attempt is not None:
             changes["attempt"] = attempt
-        self._replace(guild_id, **changes)
+        return self._replace_quietly(guild_id, changes)
 
     def apply_status(
         self,
@@ -508,10 +543,16 @@ class StatusStore:
     # -- internals -----------------------------------------------------------------------
 
     def _replace(self, guild_id: str, **changes: object) -> None:
+        if self._replace_quietly(guild_id, changes):
+            self._notify(guild_id)
+
+    def _replace_quietly(self, guild_id: str, changes: dict[str, object]) -> bool:
+        """Write the changed snapshot and its history entry; True if anything changed (the
+        caller then tells the subscribers)."""
         before = self._guilds[guild_id]
         after = dataclasses.replace(before, **changes)  # type: ignore[arg-type]
         if after == before:
-            return
+            return False
         self._guilds[guild_id] = after
         if (after.connection, after.health, _version(after)) != (
             before.connection,
@@ -519,7 +560,7 @@ class StatusStore:
             _version(before),
         ):
             self._record(after)
-        self._notify(guild_id)
+        return True
 
     def _record(self, snapshot: GuildSnapshot) -> None:
         history = self._history[snapshot.guild_id]

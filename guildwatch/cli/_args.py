@@ -133,14 +133,14 @@ def value_type(row: d.Default[int] | d.Default[float]) -> Callable[[str], int | 
     return _non_negative_seconds if row.zero_allowed else _seconds
 
 
-def help_text(row: d.Default[bool] | d.Default[int] | d.Default[float]) -> str:
+def help_text(row: d.AnyDefault) -> str:
     """The row's help with its default; a ``--no-...`` flag says no more than it does."""
     if isinstance(row.value, bool) and row.flag is not None and row.flag.startswith("--no-"):
         return row.help
     return f"{row.help} (default: {row.shown})"
 
 
-def _flag(row: d.Default[bool] | d.Default[int] | d.Default[float]) -> str:
+def _flag(row: d.AnyDefault) -> str:
     if row.flag is None:
         raise ValueError(f"{row.name} has no flag")  # the engine's inner settings have none
     return row.flag
@@ -274,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help=help_text(d.HTTP2),
+    )
+    scale.add_argument(
+        _flag(d.MULTIPLEX),
+        choices=d.MULTIPLEX.choices,
+        metavar="|".join(d.MULTIPLEX.choices),
+        help=help_text(d.MULTIPLEX),
     )
     serving = parser.add_argument_group("browser and metrics")
     serving.add_argument(

@@ -60,6 +60,7 @@ class ConfigFile:
     alert_repeat: float | None = None
     latency_warn: float | None = None
     http2: bool | None = None
+    multiplex: str | None = None
     log_file: Path | None = None
 
 
@@ -244,10 +245,18 @@ _Check = tuple[str, Callable[[object], object | None]]
 """What a key's value must be (for the message), and the check (None: wrong type)."""
 
 
-def _table_check(
-    row: defaults.Default[bool] | defaults.Default[int] | defaults.Default[float],
-) -> _Check:
+def _choice(choices: tuple[str, ...]) -> Callable[[object], object | None]:
+    def check(value: object) -> str | None:
+        return value if isinstance(value, str) and value in choices else None
+
+    return check
+
+
+def _table_check(row: defaults.AnyDefault) -> _Check:
     """The check for a key of the table of defaults, from its default's type."""
+    if isinstance(row.value, str):
+        words = ", ".join(f'"{choice}"' for choice in row.choices[:-1])
+        return f'{words} or "{row.choices[-1]}"', _choice(row.choices)
     if isinstance(row.value, bool):
         return "true or false", _boolean
     if isinstance(row.value, int):

@@ -33,7 +33,7 @@ from guildwatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from guildwatch.alerts import AlertSettings
-    from guildwatch.engine import EngineSettings
+    from guildwatch.engine import EngineSettings, Multiplex
 
 DesktopStyle = Literal["osc9", "osc777"]
 """As ``guildwatch.alerts.DesktopStyle`` (not imported: a bad flag should cost no imports)."""
@@ -79,6 +79,8 @@ class Options:
     latency_warn: float
     """Milliseconds of gateway latency (a window's median) past which a guild is Degraded."""
     http2: bool
+    multiplex: Multiplex
+    """Whether guilds share the server's one stream (``--multiplex``)."""
     once_timeout: float
     log_file: Path | None
     demo: bool
@@ -111,6 +113,7 @@ class Options:
             slow_retry=self.slow_retry,
             stream=self.stream,
             http2=self.http2,
+            multiplex=self.multiplex,
             start_jitter=start_jitter_for(len(self.guilds)),
             # --watch --json's bot lines read the bot-level status from the start; the
             # screen starts watching it when its bot view (b) is first opened.
@@ -294,6 +297,7 @@ def resolve(
         alert_repeat=_first(args.alert_repeat, c.alert_repeat, default=d.ALERT_REPEAT.value),
         latency_warn=_first(args.latency_warn, c.latency_warn, default=d.LATENCY_WARN.value),
         http2=_check_http2(_first(args.http2, c.http2, default=d.HTTP2.value)),
+        multiplex=_multiplex(_first(args.multiplex, c.multiplex, default=d.MULTIPLEX.value)),
         once_timeout=_first(args.timeout, c.timeout, default=d.ONCE_TIMEOUT.value),
         log_file=log_file,
         demo=bool(args.demo),
@@ -367,6 +371,17 @@ def _on_change(
     if not argv:
         raise ConfigError(f"{origin}: the command is empty")
     return argv
+
+
+def _multiplex(word: str) -> Multiplex:
+    """The ``--multiplex`` word (argparse and the config file already checked it)."""
+    if word == "auto":
+        return "auto"
+    if word == "on":
+        return "on"
+    if word == "off":
+        return "off"
+    raise ConfigError(f"--multiplex must be auto, on or off, not {word[:20]!r}")
 
 
 def _check_http2(wanted: bool) -> bool:

@@ -13,13 +13,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from guildwatch.engine._deferred import DeferredEngine
-from guildwatch.engine._settings import EngineSettings, start_jitter_for
+from guildwatch.engine._settings import EngineSettings, Multiplex, start_jitter_for
 
 if TYPE_CHECKING:
     from guildwatch.engine._engine import Engine
     from guildwatch.engine._payload import parse_status
 
-__all__ = ["DeferredEngine", "Engine", "EngineSettings", "parse_status", "start_jitter_for"]
+__all__ = [
+    "DeferredEngine",
+    "Engine",
+    "EngineSettings",
+    "Multiplex",
+    "parse_status",
+    "start_jitter_for",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -8,6 +8,7 @@ base, poll interval), never by patching clocks or sleeping.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, cast
 
 from guildwatch import defaults as d
 
@@ -19,6 +20,11 @@ DEFAULT_SKEW_TOLERANCE = d.CLOCK_SKEW_TOLERANCE.value
 
 MAX_EVENT_BYTES = 1024 * 1024
 """One line/event larger than this aborts the connection (docs/protocol.md: 1 MiB)."""
+
+Multiplex = Literal["auto", "on", "off"]
+"""``auto``: the shared stream for more than one guild; ``on``: even for one; ``off``: never."""
+
+DEFAULT_MULTIPLEX = cast(Multiplex, d.MULTIPLEX.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,9 @@ class EngineSettings:
     http2: bool = d.HTTP2.value
     """Speak HTTP/2 (prior knowledge on ``http://``, ALPN on ``https://``): every guild's
     stream shares one connection. Needs the ``h2`` package (``guildwatch[http2]``)."""
+    multiplex: Multiplex = DEFAULT_MULTIPLEX
+    """Carry the guilds over the server's one shared stream (``GET .../guilds/status/stream``)
+    instead of a stream each; a server without it gets per-guild streams (``--multiplex``)."""
     clock_skew_tolerance: float = DEFAULT_SKEW_TOLERANCE
     """A ``lastHeartbeat`` further in the future than this is flagged as clock skew."""
     watch_bot: bool = False

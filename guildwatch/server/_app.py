@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from guildwatch.server._config import GUILD_ID_RE
-from guildwatch.server._faults import FaultError, parse_fault
+from guildwatch.server._faults import SHARED, Fault, FaultError, parse_fault
 from guildwatch.server._http import (
     UNAUTHORIZED_HEADERS,
     AppState,
@@ -23,6 +23,7 @@ from guildwatch.server._http import (
     unavailable_response,
 )
 from guildwatch.server._metrics import CountResponses, MetricsEndpoint, ServerMetrics
+from guildwatch.server._shared import SharedStreamEndpoint, fault_gone
 from guildwatch.server._store import StoreUnavailable
 from guildwatch.server._stream import StreamEndpoint
 from guildwatch.server._vitals import VitalsError, bot_heartbeat, guild_heartbeat, parse_json
@@ -125,12 +126,28 @@ async def set_fault(request: Request) -> Response:
     except FaultError as exc:
         raise HTTPException(422, str(exc)) from None
     previous = state.faults.set(guild_id, fault)
+    if guild_id == SHARED:
+        _apply_shared_fault(state, fault, stall_healed=previous.stall and not fault.stall)
+        return JSONResponse({"guild": guild_id, "fault": fault.as_json()})
+    gone = fault_gone(guild_id, fault)
+    if gone is not None:
+        for subscriber in list(state.shared_streams):
+            subscriber.drop_guild(gone)
     store = state.store
     if fault.status is not None or (previous.stall and not fault.stall):
         store.close_streams(guild_id, "fault")
     elif fault.drop_after is not None:
         store.close_streams(guild_id, "fault", sent_at_least=fault.drop_after)
     return JSONResponse({"guild": guild_id, "fault": fault.as_json()})
+
+
+def _apply_shared_fault(state: AppState, fault: Fault, *, stall_healed: bool) -> None:
+    """A fault of the shared stream itself: end its open streams as a guild's would end."""
+    drop_after = fault.drop_after
+    for subscriber in list(state.shared_streams):
+        dropped = drop_after is not None and subscriber.sent >= drop_after
+        if fault.status is not None or stall_healed or dropped:
+            subscriber.close("fault")
 
 
 _ERROR_CODES = {
@@ -156,9 +173,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def create_app(state: AppState) -> Starlette:
     """The ASGI app over a started :class:`Store` (see :class:`ReferenceServer`)."""
     metrics = ServerMetrics()
-    scrape = MetricsEndpoint(metrics, state.config.metrics_token)
+    scrape = MetricsEndpoint(metrics, state.config.metrics_token, state.shared_streams)
     routes = [
         Route("/api/v1/guilds", guild_list, methods=["GET"]),
+        # Before the {guild} routes, so that "status" is never taken for a guild id.
+        Route(
+            "/api/v1/guilds/status/stream",
+            SharedStreamEndpoint(state, metrics),
+            methods=["GET"],
+        ),
         Route("/api/v1/guilds/{guild}/status", guild_status, methods=["GET"]),
         Route(
             "/api/v1/guilds/{guild}/status/stream",

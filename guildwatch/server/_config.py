@@ -56,7 +56,14 @@ class ServerConfig:
     ring_size: int = 64
     """Recent events kept per guild for ``Last-Event-ID`` replay."""
     queue_size: int = 64
-    """Events buffered per open stream; a client further behind is dropped."""
+    """Events buffered per open stream; a client further behind is dropped (a shared stream
+    buffers this many plus one per known guild: a whole bot heartbeat round)."""
+    shared_history: int = 200_000
+    """Recent guild events kept across guilds, so that the shared stream resumes from a
+    ``Last-Event-ID`` (with Redis: the minimum length of the fan-out Stream). Two rounds of
+    a 100,000-guild bot heartbeat: a client that was away for one heartbeat resumes instead
+    of getting every status again; about 8 bytes per event on top of the per-guild rings,
+    which hold the same events (more only for guilds that change faster than their ring)."""
     send_timeout: float = 10.0
     """A stream whose socket accepts nothing for this long is torn down."""
     max_body_bytes: int = 4096
@@ -224,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--simulate)",
     )
     add("--max-streams-per-token", type=_positive_int, default=100, help="default 100")
+    add(
+        "--shared-history",
+        type=_positive_int,
+        default=200_000,
+        metavar="EVENTS",
+        help="recent events kept across guilds for resuming the shared stream "
+        "(GET /api/v1/guilds/status/stream) with Last-Event-ID (default 200000)",
+    )
     add("--simulate", action="store_true", help="run a simulated bot")
     add("--guilds", type=_positive_int, default=5, help="simulated guilds (default 5)")
     add(
@@ -340,6 +355,7 @@ def config_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> ServerC
         retry_ms=args.retry_ms,
         offline_after=offline_after,
         max_streams_per_token=args.max_streams_per_token,
+        shared_history=args.shared_history,
         simulate=args.simulate,
         sim_guilds=args.guilds,
         sim_period=args.sim_period,

@@ -17,6 +17,17 @@ Several keys combine. What each one does to that guild's streams:
     ``Retry-After``; open streams end at once so that clients meet it on reconnect.
 ``{"content_type": "text/html"}``
     streams are answered 200 with that content type and an HTML body, like a captive portal.
+
+On the shared stream (``GET /api/v1/guilds/status/stream``) a guild's ``status`` fault of 403
+or 404 makes every open shared stream send ``event: gone`` for it (``forbidden`` or
+``not_found``) and stop carrying it; a new shared stream does not carry it (``?guild=`` asking
+for it gets the ``gone``). Other statuses leave the shared stream alone. A guild's
+``malformed`` applies to its events on the shared stream too (``"guild"`` still first).
+
+The reserved id :data:`SHARED` (``_shared``, which no test guild uses) targets the shared
+stream itself: ``status`` answers it (e.g. 404, 405 or 501: "no shared stream here"; 503 with
+``retry_after``) and ends the open ones, ``stall``, ``drop_after`` (counting status events),
+``content_type`` and ``malformed`` (every guild's events) as above.
 """
 
 from __future__ import annotations
@@ -33,6 +44,9 @@ MALFORMED_DATA: dict[Malformed, str] = {
     "type": '{"healthy":"yes","lastHeartbeat":null,"version":null}',
 }
 """What a malformed event carries: broken JSON, or a wrong type (docs/protocol.md: reject whole)."""
+
+SHARED = "_shared"
+"""The fault id of the shared stream itself (a valid guild id, reserved for this)."""
 
 _KEYS = {"drop_after", "stall", "malformed", "status", "retry_after", "content_type"}
 
@@ -118,6 +132,10 @@ class FaultBoard:
     def get(self, guild_id: str) -> Fault:
         """The guild's fault; a healthy default when none is set."""
         return self._faults.get(guild_id, _HEALTHY)
+
+    def items(self) -> list[tuple[str, Fault]]:
+        """Every guild with an active fault."""
+        return list(self._faults.items())
 
     def set(self, guild_id: str, fault: Fault) -> Fault:
         """Replace the guild's fault and wake waiters; returns the previous one."""

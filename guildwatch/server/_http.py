@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from guildwatch.server._auth import Authenticator, Grant
 from guildwatch.server._config import GUILD_ID_RE, ServerConfig
 from guildwatch.server._faults import FaultBoard, retry_after_header
+from guildwatch.server._model import SharedSubscriber
 from guildwatch.server._store import Store, StoreUnavailable
 
 
@@ -28,6 +29,8 @@ class AppState:
     store: Store
     faults: FaultBoard | None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    shared_streams: set[SharedSubscriber] = field(default_factory=set)
+    """This process's open shared streams (faults reach them here; metrics read them)."""
 
 
 def error_response(

@@ -15,7 +15,7 @@ import hmac
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import generate_latest
@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from guildwatch.server._auth import bearer_token
 from guildwatch.server._http import UNAUTHORIZED_HEADERS, error_response
+from guildwatch.server._model import SharedSubscriber
 
 _HEARTBEAT_PATH = re.compile(r"/api/v1/guilds/([A-Za-z0-9._-]{1,100})/heartbeat")
 
@@ -46,11 +47,17 @@ class ServerMetrics:
     """429 answers (the per-token stream limit, or an injected fault)."""
     auth_failures: int = 0
     """401 answers: a missing or wrong client, bot or metrics token."""
+    shared_events_sent: int = 0
+    """Status events written to shared streams (one per stream), in total: per guild would
+    cost a counter update per guild and stream on every 100,000-guild round."""
+    shared_dropped: int = 0
+    """Shared streams dropped because the client fell too far behind or stopped reading."""
 
 
 class _Collector(Collector):
-    def __init__(self, metrics: ServerMetrics) -> None:
+    def __init__(self, metrics: ServerMetrics, shared: Collection[SharedSubscriber]) -> None:
         self._metrics = metrics
+        self._shared = shared
 
     def collect(self) -> Iterator[Metric]:
         metrics = self._metrics
@@ -75,6 +82,27 @@ class _Collector(Collector):
             for guild_id, count in sorted(counts.items()):
                 family.add_metric([guild_id], count)
             yield family
+        shared = list(self._shared)
+        yield GaugeMetricFamily(
+            "guildwatch_server_open_shared_streams",
+            "Open shared streams (every guild on one stream)",
+            value=len(shared),
+        )
+        yield GaugeMetricFamily(
+            "guildwatch_server_shared_stream_pending_max",
+            "Events queued for the furthest-behind open shared stream",
+            value=max((subscriber.pending for subscriber in shared), default=0),
+        )
+        yield CounterMetricFamily(
+            "guildwatch_server_shared_events_sent",
+            "Status events written to shared streams (one per stream)",
+            value=metrics.shared_events_sent,
+        )
+        yield CounterMetricFamily(
+            "guildwatch_server_shared_streams_dropped",
+            "Shared streams dropped because the client fell behind or stopped reading",
+            value=metrics.shared_dropped,
+        )
         yield CounterMetricFamily(
             "guildwatch_server_rate_limited",
             "Answers with status 429 (too many streams, or an injected fault)",
@@ -126,9 +154,14 @@ def _is_loopback(request: Request) -> bool:
 class MetricsEndpoint:
     """``GET /metrics``: bearer token when one is configured, else loopback clients only."""
 
-    def __init__(self, metrics: ServerMetrics, token: str | None) -> None:
+    def __init__(
+        self,
+        metrics: ServerMetrics,
+        token: str | None,
+        shared: Collection[SharedSubscriber] = (),
+    ) -> None:
         self._registry = CollectorRegistry(auto_describe=False)
-        self._registry.register(_Collector(metrics))
+        self._registry.register(_Collector(metrics, shared))
         self._token = token
 
     async def handle(self, request: Request) -> Response:

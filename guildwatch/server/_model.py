@@ -18,16 +18,21 @@ machinery serves it unchanged.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 from collections import Counter, deque
 from collections.abc import Callable
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, NamedTuple, NotRequired, TypedDict
 
 from guildwatch.server._vitals import NO_VITALS, BotReport, Shard, Vitals, rfc3339
 
 BOT_KEY = "@bot"
 """The bot-level channel's key: ``@`` is outside the guild id alphabet, so it never collides."""
+
+SHARED_KEY = "@shared"
+"""The key of a shared stream's inbox (every guild on one stream); never a guild id either."""
 
 
 class StatusJSON(TypedDict):
@@ -64,6 +69,9 @@ class GuildRecord(NamedTuple):
     last_heartbeat: datetime | None
     version: str | None
     vitals: Vitals | None = None
+
+
+_EVENT_ID = attrgetter("id")
 
 
 def utc_now() -> datetime:
@@ -108,6 +116,16 @@ class Subscriber:
         self._pending.clear()
         self._wakeup.set()
 
+    @property
+    def pending(self) -> int:
+        """Events queued and not yet taken by the stream."""
+        return len(self._pending)
+
+    @property
+    def max_pending(self) -> int:
+        """The queue's bound: one more event than this closes the stream (``overflow``)."""
+        return self._max_pending
+
     async def next_batch(self) -> list[Event]:
         """Wait for events; an empty list means the stream is closed."""
         while not self._pending and self.closed_reason is None:
@@ -116,6 +134,81 @@ class Subscriber:
         batch = list(self._pending)
         self._pending.clear()
         return batch
+
+
+class Gone(NamedTuple):
+    """A shared stream no longer carries a guild (``event: gone`` of docs/protocol.md)."""
+
+    guild_id: str
+    reason: str
+    """``not_found`` or ``forbidden``."""
+    message: str
+
+
+GuildFilter = Callable[[str], bool]
+"""Which guild ids a shared stream carries (the token's grant, a ``?guild=`` subset)."""
+
+
+class SharedSubscriber(Subscriber):
+    """The inbox of one shared stream (every guild on one stream): events of the guilds it
+    carries, plus the ``gone`` notices of guilds it stopped carrying.
+
+    The bound is ``queue_size`` plus the number of known guilds, grown as guilds appear (the
+    store calls :meth:`grow`): one bot heartbeat emits one event for each of its guilds at once,
+    100,000 in one loop callback, and a reader that keeps up must live through a whole round.
+    A reader more than a round plus ``queue_size`` behind is dropped, so the memory per stream
+    stays one pointer per guild and event at most.
+    """
+
+    def __init__(self, carries: GuildFilter, max_pending: int) -> None:
+        super().__init__(SHARED_KEY, max_pending)
+        self._carries = carries
+        self.dropped: set[str] = set()
+        """Guilds this stream stopped carrying mid-stream (a ``gone`` was queued for each)."""
+        self._gone: list[Gone] = []
+
+    def carries(self, guild_id: str) -> bool:
+        """Whether this stream carries the guild now."""
+        return guild_id not in self.dropped and self._carries(guild_id)
+
+    def push(self, event: Event) -> None:
+        if self.carries(event.guild_id):
+            super().push(event)
+
+    def grow(self, extra: int) -> None:
+        """Raise the bound by ``extra`` guilds (new guilds became known)."""
+        self._max_pending += extra
+
+    def drop_guild(self, gone: Gone) -> None:
+        """Stop carrying a guild and queue its ``gone`` notice (no-op if not carried)."""
+        if self.closed_reason is None and self.carries(gone.guild_id):
+            self.dropped.add(gone.guild_id)
+            self._gone.append(gone)
+            self._wakeup.set()
+
+    async def take(self, limit: int) -> tuple[list[Gone], list[Event]]:
+        """Wait for something to send: every queued ``gone``, then at most ``limit`` events
+        (the rest stays queued, so the queue is the one buffer). Both empty: closed."""
+        while not self._pending and not self._gone and self.closed_reason is None:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+        if self.closed_reason is not None:
+            return [], []
+        gone, self._gone = self._gone, []
+        pending = self._pending
+        events = [pending.popleft() for _ in range(min(limit, len(pending)))]
+        return gone, events
+
+
+class SharedStart(NamedTuple):
+    """What a store hands a new shared stream: its inbox, the first part, the carried count."""
+
+    subscriber: SharedSubscriber
+    first: list[Event]
+    """The current status of every carried guild in id order, or the events after a known
+    ``Last-Event-ID`` in order (the inbox may hold some of them again: skip sent ids)."""
+    carried: int
+    """How many guilds the stream carries (``event: ready``'s ``guilds``)."""
 
 
 class _Channel:
@@ -342,6 +435,8 @@ class StatusModel:
         offline_after: Seconds without a heartbeat before a guild turns unhealthy.
         ring_size: Events kept per guild for replay.
         queue_size: Events buffered per open stream before it is dropped.
+        shared_history: Recent guild events kept across guilds, so that a shared stream can
+            resume from a ``Last-Event-ID`` (between this many and twice as many are kept).
         first_event_id: Where the id counter starts; the caller makes it larger than any id
             handed out before a restart.
         clock: Wall clock for ``lastHeartbeat`` (timers use the loop's monotonic clock).
@@ -354,6 +449,7 @@ class StatusModel:
         ring_size: int,
         queue_size: int,
         first_event_id: int,
+        shared_history: int = 200_000,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._loop = asyncio.get_running_loop()
@@ -367,6 +463,11 @@ class StatusModel:
         self._bot_dirty = False
         self._batches: set[_Batch] = set()
         self._dirty: set[str] = set()
+        self._shared: set[SharedSubscriber] = set()
+        self._history_size = shared_history
+        # A list trimmed by halves (amortised O(1) per event) rather than a deque, so that a
+        # resume finds its id by bisection.
+        self._history: list[Event] = []
         self.events_emitted = 0
         """Events created since start (for figures and tests)."""
 
@@ -416,6 +517,40 @@ class StatusModel:
                     return list(ring)[index + 1 :]
         return [ring[-1]]
 
+    def current_events(self, carries: GuildFilter) -> list[Event]:
+        """The event that set each carried guild's current status, in id order."""
+        current = [g.ring[-1] for g in self._guilds.values() if carries(g.guild_id) and g.ring]
+        current.sort(key=_EVENT_ID)
+        return current
+
+    def history_after(self, last_event_id: str | None) -> list[Event] | None:
+        """Every guild event after ``last_event_id``, or None if the id is not known.
+
+        Known: an id from the oldest event kept to the newest one handed out, so that every
+        later event is still kept. Anything else (no id, garbage, too old, from before a
+        restart, from the future) is None: the stream then starts with the current statuses.
+        """
+        if last_event_id is None or not last_event_id.isdigit():
+            return None
+        wanted = int(last_event_id)
+        history = self._history
+        start = max(0, len(history) - self._history_size)
+        if not history or not history[start].id <= wanted <= self.last_event_id:
+            return None
+        return history[bisect.bisect_right(history, wanted, lo=start, key=_EVENT_ID) :]
+
+    def subscribe_all(self, carries: GuildFilter, last_event_id: str | None) -> SharedStart:
+        """Open a shared stream's inbox and read its first part (nothing can land between)."""
+        subscriber = SharedSubscriber(carries, self._queue_size + len(self._guilds))
+        self._shared.add(subscriber)
+        later = self.history_after(last_event_id)
+        carried = sum(1 for guild_id in self._guilds if subscriber.carries(guild_id))
+        if later is None:
+            first = self.current_events(subscriber.carries)
+        else:
+            first = [event for event in later if subscriber.carries(event.guild_id)]
+        return SharedStart(subscriber, first, carried)
+
     # -- writing -------------------------------------------------------------------------
 
     def add_guild(
@@ -439,6 +574,7 @@ class StatusModel:
                 self._dirty.add(guild_id)
             return
         guild = _Guild(guild_id, name, self._ring_size)
+        self._grow_shared(1)
         guild.last_heartbeat = last_heartbeat
         guild.version = version
         guild.vitals = vitals or NO_VITALS
@@ -489,6 +625,8 @@ class StatusModel:
         beat = rfc3339(now)
         per_shard = shard_statuses(report, beat)
         guilds = self._guilds
+        # Before the events: the shared streams' bounds must make room for the new guilds.
+        self._grow_shared(sum(1 for guild_id in report.guilds if guild_id not in guilds))
         covered: list[_Guild] = []
         batch = _Batch(covered)
         for guild_id, shard_id in report.guilds.items():
@@ -533,6 +671,9 @@ class StatusModel:
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Forget a stream's inbox (idempotent)."""
+        if isinstance(subscriber, SharedSubscriber):
+            self._shared.discard(subscriber)
+            return
         key = subscriber.guild_id
         channel = self._bot if key == BOT_KEY else self._guilds.get(key)
         if channel is not None:
@@ -558,6 +699,8 @@ class StatusModel:
                 channel.timer = None
             for subscriber in list(channel.subscribers):
                 subscriber.close("shutdown")
+        for shared in list(self._shared):
+            shared.close("shutdown")
 
     def take_dirty(self) -> Callable[[], list[GuildRecord]] | None:
         """Guilds changed since the last call, for the SQLite flush, as a function to call
@@ -591,6 +734,11 @@ class StatusModel:
         return self._bot.record()
 
     # -- internals -----------------------------------------------------------------------
+
+    def _grow_shared(self, extra: int) -> None:
+        if extra:
+            for subscriber in self._shared:
+                subscriber.grow(extra)
 
     def _channel(self, key: str) -> _Channel:
         if key != BOT_KEY:
@@ -638,3 +786,11 @@ class StatusModel:
         ring.append(event)
         for subscriber in list(channel.subscribers):
             subscriber.push(event)
+        if channel is self._bot:
+            return
+        history = self._history
+        history.append(event)
+        if len(history) > 2 * self._history_size:
+            del history[: len(history) - self._history_size]
+        for shared in self._shared:  # push never adds or removes inboxes
+            shared.push(event)

@@ -9,7 +9,10 @@ Keys (all under ``config.redis_prefix``, ``guildwatch:`` by default):
   emit (``offline``), the ``name`` and, for the bot channel ``@bot``, its ``record``;
 - ``s:{guild}``: the guild's events, a capped Stream (``XADD MAXLEN ~ ring_size``) whose entry id
   is ``{event id}-0``: a ``Last-Event-ID`` from any replica is looked up there on any other;
-- ``events``: every event once more, a capped Stream every replica reads (fan-out, below);
+- ``events``: every event once more, a capped Stream every replica reads (fan-out, below),
+  at least ``shared_history`` long: it is also the history a shared stream resumes from;
+- ``current``: hash guild -> ``"{event id} {status JSON}"``, the event that set each guild's
+  current status, so that a shared stream's first part is one ``HGETALL``;
 - ``deadlines``: sorted set guild -> when it turns offline (Redis's own clock, so replicas with
   skewed clocks agree);
 - ``streams:{token tag}``: hash replica -> open streams of that token on that replica, and
@@ -57,7 +60,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -72,6 +75,9 @@ from guildwatch.server._model import (
     BOT_KEY,
     BotStatus,
     Event,
+    GuildFilter,
+    SharedStart,
+    SharedSubscriber,
     StatusJSON,
     Subscriber,
     offline_copy,
@@ -104,10 +110,14 @@ local sid = string.format('%.0f', id) .. '-0'
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], sid, 'd', ARGV[2])
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], sid, 'g', ARGV[1], 'd', ARGV[2])
 redis.call('HSET', KEYS[2], 'data', ARGV[2])
-if ARGV[7] == '1' then redis.call('ZADD', KEYS[5], 'NX', id, ARGV[1]) end
+if ARGV[7] == '1' then
+  redis.call('ZADD', KEYS[5], 'NX', id, ARGV[1])
+  redis.call('HSET', KEYS[7], ARGV[1], string.format('%.0f', id) .. ' ' .. ARGV[2])
+end
 return id
 """
-"""One status change, atomically. KEYS: id, g:{guild}, s:{guild}, events, guilds, deadlines.
+"""One status change, atomically. KEYS: id, g:{guild}, s:{guild}, events, guilds, deadlines,
+current.
 ARGV: guild, data, offline data, offline_after ('' = no new deadline), ring size, fan-out
 length, listed ('1': a guild, '0': the bot), mode ('add': only if unknown), name, record."""
 
@@ -126,6 +136,7 @@ for _, gid in ipairs(due) do
     redis.call('XADD', ARGV[1] .. 's:' .. gid, 'MAXLEN', '~', ARGV[2], sid, 'd', off)
     redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], sid, 'g', gid, 'd', off)
     redis.call('HSET', h, 'data', off)
+    redis.call('HSET', KEYS[4], gid, string.format('%.0f', id) .. ' ' .. off)
     emitted = emitted + 1
   end
 end
@@ -135,8 +146,8 @@ if nxt[2] then wait = tostring(tonumber(nxt[2]) - now) end
 return {emitted, wait}
 """
 """Emit the offline status of every guild past its deadline (each exactly once, whichever
-replica runs it). KEYS: id, deadlines, events. ARGV: prefix, ring size, fan-out length, batch.
-Returns [events emitted, seconds to the next deadline or -1]."""
+replica runs it). KEYS: id, deadlines, events, current. ARGV: prefix, ring size, fan-out
+length, batch. Returns [events emitted, seconds to the next deadline or -1]."""
 
 _SEED = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -224,6 +235,10 @@ class RedisStore:
         self._seed = self._redis.register_script(_SEED)
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._subscribers: dict[str, set[Subscriber]] = {}
+        self._shared: set[SharedSubscriber] = set()
+        self._known: set[str] = set()
+        """Guild ids this replica has seen (the shared inboxes' bound grows with it)."""
+        self._fanout_len = max(config.fanout_maxlen, config.shared_history)
         self._open: dict[str, int] = {}
         self._acquire_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -276,6 +291,7 @@ class RedisStore:
             for guild_id, name in config.guilds:
                 await self._run_emit(guild_id, NEVER_SEEN, mode="add", name=name or "")
             self._guild_ids = _strings(await self._redis.zrange(self._k("guilds"), 0, -1))
+            self._known = set(self._guild_ids)
             newest = _entries(await self._redis.xrevrange(self._k("events"), count=1))
             self._fanout_last = newest[0][0] if newest else "0-0"
             await self._redis.set(
@@ -296,6 +312,8 @@ class RedisStore:
         for subscribers in list(self._subscribers.values()):
             for subscriber in list(subscribers):
                 subscriber.close("shutdown")
+        for shared in list(self._shared):
+            shared.close("shutdown")
 
     async def close(self) -> None:
         self._closing = True
@@ -382,6 +400,7 @@ class RedisStore:
                 self._k("events"),
                 self._k("guilds"),
                 self._k("deadlines"),
+                self._k("current"),
             ],
             args=[
                 key,
@@ -389,7 +408,7 @@ class RedisStore:
                 offline,
                 repr(config.offline_after) if deadline else "",
                 config.ring_size,
-                config.fanout_maxlen,
+                self._fanout_len,
                 "0" if key == BOT_KEY else "1",
                 mode,
                 name,
@@ -480,7 +499,87 @@ class RedisStore:
             newest = _entries(await self._redis.xrevrange(stream, count=1))
         return [Event(_event_id(eid), key, fields["d"]) for eid, fields in newest]
 
+    async def subscribe_all(self, carries: GuildFilter, last_event_id: str | None) -> SharedStart:
+        subscriber = SharedSubscriber(carries, self._config.queue_size + len(self._known))
+        self._shared.add(subscriber)
+        try:
+            with self._guard():
+                later = await self._history_after(last_event_id)
+                if later is None:
+                    first = await self._current_events(subscriber.carries)
+                    carried = len(first)
+                else:
+                    first = [event for event in later if subscriber.carries(event.guild_id)]
+                    ids = _strings(await self._redis.zrange(self._k("guilds"), 0, -1))
+                    carried = sum(1 for guild_id in ids if subscriber.carries(guild_id))
+        except BaseException:
+            self.unsubscribe(subscriber)
+            raise
+        return SharedStart(subscriber, first, carried)
+
+    async def _history_after(self, last_event_id: str | None) -> list[Event] | None:
+        """Guild events after a known id from the fan-out Stream; None: not known (trimmed,
+        garbage, from the future). One transaction, so trimming cannot slip in between."""
+        if last_event_id is None or not last_event_id.isdigit():
+            return None
+        wanted = int(last_event_id)
+        if not 0 < wanted < 2**63:
+            return None
+        stream = self._k("events")
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.xrange(stream, count=1)
+        pipe.get(self._k("id"))
+        # "{id}-1": after the entry "{id}-0" itself (ids are "{event id}-0").
+        pipe.xrange(stream, min=f"{wanted}-1")
+        oldest_reply, newest, later_reply = await pipe.execute()
+        oldest = _entries(oldest_reply)
+        if not oldest or not _event_id(oldest[0][0]) <= wanted <= int(newest or 0):
+            return None
+        return [
+            Event(_event_id(entry_id), fields["g"], fields["d"])
+            for entry_id, fields in _entries(later_reply)
+            if fields["g"] != BOT_KEY
+        ]
+
+    async def _current_events(self, carries: GuildFilter) -> list[Event]:
+        """The event that set each carried guild's current status, in id order."""
+        current = cast(dict[str, str], await self._redis.hgetall(self._k("current")))
+        first = []
+        for guild_id, value in current.items():
+            if carries(guild_id):
+                event_id, _, data = value.partition(" ")
+                first.append(Event(int(event_id), guild_id, data))
+        if await self._redis.zcard(self._k("guilds")) > len(current):
+            # Guilds last changed by a server that did not keep ``current``: their newest
+            # event, once (the next change writes ``current``).
+            ids = _strings(await self._redis.zrange(self._k("guilds"), 0, -1))
+            missing = [g for g in ids if g not in current and carries(g)]
+            for start in range(0, len(missing), _BATCH):
+                pipe = self._redis.pipeline(transaction=False)
+                for guild_id in missing[start : start + _BATCH]:
+                    pipe.xrevrange(self._k("s:" + guild_id), count=1)
+                replies = await pipe.execute()
+                for guild_id, reply in zip(missing[start : start + _BATCH], replies, strict=True):
+                    for entry_id, fields in _entries(reply):
+                        first.append(Event(_event_id(entry_id), guild_id, fields["d"]))
+        first.sort(key=lambda event: event.id)
+        return first
+
+    async def known_guilds(self, guild_ids: Collection[str]) -> set[str]:
+        ids = list(guild_ids)
+        if not ids:
+            return set()
+        with self._guard():
+            pipe = self._redis.pipeline(transaction=False)
+            for guild_id in ids:
+                pipe.zscore(self._k("guilds"), guild_id)
+            scores = await pipe.execute()
+        return {guild_id for guild_id, score in zip(ids, scores, strict=True) if score is not None}
+
     def unsubscribe(self, subscriber: Subscriber) -> None:
+        if isinstance(subscriber, SharedSubscriber):
+            self._shared.discard(subscriber)
+            return
         subscribers = self._subscribers.get(subscriber.guild_id)
         if subscribers is not None:
             subscribers.discard(subscriber)
@@ -493,9 +592,19 @@ class RedisStore:
                 subscriber.close(reason)
 
     def _deliver(self, event: Event) -> None:
-        for subscriber in list(self._subscribers.get(event.guild_id, ())):
+        guild_id = event.guild_id
+        for subscriber in list(self._subscribers.get(guild_id, ())):
             if event.id > subscriber.last_id:
                 subscriber.push(event)
+        if guild_id == BOT_KEY:
+            return
+        if guild_id not in self._known:
+            # Room for the new guild before its event: a round of new guilds fits too.
+            self._known.add(guild_id)
+            for shared in self._shared:
+                shared.grow(1)
+        for shared in self._shared:
+            shared.push(event)
 
     async def _fan_out_forever(self) -> None:
         stream = self._k("events")
@@ -523,7 +632,18 @@ class RedisStore:
                     self._deliver(Event(_event_id(entry_id), fields["g"], fields["d"]))
 
     async def _fill_gaps(self) -> None:
-        """After a read error: what each open stream's guild emitted past its newest event."""
+        """After a read error: what each open stream's guild emitted past its newest event.
+
+        The shared streams cannot be refilled guild by guild: if the fan-out Stream was
+        trimmed past this replica's last entry they end, and their clients resume from their
+        ``Last-Event-ID`` (or get every current status, if that is too old by then).
+        """
+        if self._shared and self._fanout_last != "0-0":
+            # Every id is one entry of the fan-out Stream: a hole after ours means trimmed.
+            oldest = _entries(await self._redis.xrange(self._k("events"), count=1))
+            if oldest and _event_id(oldest[0][0]) > _event_id(self._fanout_last) + 1:
+                for shared in list(self._shared):
+                    shared.close("gap")
         for key, subscribers in list(self._subscribers.items()):
             if not subscribers:
                 continue
@@ -534,11 +654,11 @@ class RedisStore:
 
     async def _sweep_forever(self) -> None:
         interval = self._config.sweep_interval
-        keys = [self._k("id"), self._k("deadlines"), self._k("events")]
+        keys = [self._k("id"), self._k("deadlines"), self._k("events"), self._k("current")]
         args: list[str | int] = [
             self._prefix,
             self._config.ring_size,
-            self._config.fanout_maxlen,
+            self._fanout_len,
             _BATCH,
         ]
         while not self._closing:

@@ -34,6 +34,7 @@ from guildwatch.server._http import AppState
 from guildwatch.server._model import StatusModel, utc_now
 from guildwatch.server._simulate import Simulator
 from guildwatch.server._store import LocalStore, Store
+from guildwatch.server._stream import quiet_dropped_streams
 
 
 class _Server(uvicorn.Server):
@@ -159,6 +160,7 @@ class ReferenceServer:
             # The socket is bound and listening: connections wait in its backlog until
             # hypercorn accepts them, so the URL is usable now.
             return self._set_url(sock)
+        quiet_dropped_streams()
         uv_config = uvicorn.Config(
             create_app(self._state),
             log_config=None,

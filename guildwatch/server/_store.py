@@ -17,13 +17,20 @@ import contextlib
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, Protocol
 
 from guildwatch.server._config import ServerConfig
 from guildwatch.server._db import Database
-from guildwatch.server._model import Event, StatusJSON, StatusModel, Subscriber
+from guildwatch.server._model import (
+    Event,
+    GuildFilter,
+    SharedStart,
+    StatusJSON,
+    StatusModel,
+    Subscriber,
+)
 from guildwatch.server._vitals import BotReport, Vitals
 
 
@@ -85,8 +92,19 @@ class Store(Protocol):
         whose id it has already sent.
         """
 
+    async def subscribe_all(self, carries: GuildFilter, last_event_id: str | None) -> SharedStart:
+        """Open a shared stream's inbox (events of every guild ``carries`` accepts, also of
+        guilds that appear later) and what it sends first (see :class:`SharedStart`).
+
+        The inbox is open before the first part is read, so nothing falls between; it may
+        receive some first-part events again, so the stream skips ids it has sent.
+        """
+
+    async def known_guilds(self, guild_ids: Collection[str]) -> set[str]:
+        """Which of these guild ids are known."""
+
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        """Forget a stream's inbox (idempotent)."""
+        """Forget a stream's inbox, a shared one too (idempotent)."""
 
     def close_streams(self, guild_id: str, reason: str, *, sent_at_least: int = 0) -> None:
         """End this process's open streams of one guild (faults)."""
@@ -141,6 +159,7 @@ class LocalStore:
             ring_size=config.ring_size,
             queue_size=config.queue_size,
             first_event_id=first_id,
+            shared_history=config.shared_history,
             clock=self._clock,
         )
         for record in records:
@@ -204,6 +223,13 @@ class LocalStore:
     ) -> tuple[Subscriber, list[Event]]:
         subscriber = self.model.subscribe(key)
         return subscriber, self.model.replay(key, last_event_id)
+
+    async def subscribe_all(self, carries: GuildFilter, last_event_id: str | None) -> SharedStart:
+        return self.model.subscribe_all(carries, last_event_id)
+
+    async def known_guilds(self, guild_ids: Collection[str]) -> set[str]:
+        model = self.model
+        return {guild_id for guild_id in guild_ids if model.has(guild_id)}
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.model.unsubscribe(subscriber)

@@ -19,6 +19,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
@@ -64,6 +65,38 @@ def encode_event(data: str, event_id: int, retry: int | None = None) -> bytes:
 def _shared_frame(event: Event) -> bytes:
     # Encoded once, sent to every stream of the guild (fan-out is the hot path).
     return encode_event(event.data, event.id)
+
+
+_DROPPED: ContextVar[bool] = ContextVar("guildwatch_stream_dropped", default=False)
+"""Set in a request's task when its stream was dropped on a send timeout."""
+
+_UNFINISHED = "ASGI callable returned without completing response."
+
+
+class _QuietDroppedStreams(logging.Filter):
+    """Drop uvicorn's error for a response that never finished, for dropped streams only.
+
+    A stream dropped on a send timeout cannot send its last chunk (the socket takes nothing),
+    so uvicorn logs an error and closes the connection, which is what was wanted; the stream
+    has already said why in one line. The record is logged in the request's own task, so the
+    context variable tells this request from any other that really failed.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_DROPPED.get() and record.getMessage() == _UNFINISHED)
+
+
+_QUIET = _QuietDroppedStreams()
+
+
+def quiet_dropped_streams() -> None:
+    """Install the filter on uvicorn's logger (idempotent)."""
+    logging.getLogger("uvicorn.error").addFilter(_QUIET)
+
+
+def mark_dropped() -> None:
+    """This request's stream was dropped on purpose (see :class:`_QuietDroppedStreams`)."""
+    _DROPPED.set(True)
 
 
 def heartbeat_comment() -> ServerSentEvent:
@@ -164,12 +197,22 @@ class StreamEndpoint:
                 send_timeout=state.config.send_timeout,
             )
             await response(scope, receive, self._gate(guild_id, send))
-        except (SendTimeoutError, OSError):
-            # A stuck or vanished client: dropping it is the plan, not an error.
-            logger.info("stream for guild %s dropped: client not reading", guild_id)
+        except* (SendTimeoutError, OSError):
+            # A stuck or vanished client: dropping it is the plan, not an error. except*: when
+            # the ping's send times out too, sse-starlette's task group raises both at once.
+            mark_dropped()
+            if subscriber.closed_reason != "overflow":
+                logger.info("stream for guild %s dropped: client not reading", guild_id)
         finally:
             state.store.unsubscribe(subscriber)
             self._metrics.open_streams[guild_id] -= 1
+            if subscriber.closed_reason == "overflow":
+                # One line per dropped client (a send timeout after it says nothing more).
+                logger.warning(
+                    "stream for guild %s dropped: client more than %d events behind",
+                    guild_id,
+                    subscriber.max_pending,
+                )
 
     def _drop_limit_reached(self, subscriber: Subscriber) -> bool:
         faults = self._state.faults

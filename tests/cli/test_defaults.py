@@ -91,7 +91,13 @@ def test_each_flag_and_config_key_sets_its_row(
     row: defaults.Default[float], tmp_path: Path
 ) -> None:
     # A value other than the default, given once on the command line and once in a file.
-    value: object = (not row.value) if isinstance(row.value, bool) else row.value + 1
+    value: object
+    if isinstance(row.value, bool):
+        value = not row.value
+    elif isinstance(row.value, str):
+        value = next(choice for choice in row.choices if choice != row.value)
+    else:
+        value = row.value + 1
     if row.flag is not None:
         if isinstance(row.value, bool):
             flag = row.flag if row.flag.startswith("--no-") or value else f"--no-{row.flag[2:]}"

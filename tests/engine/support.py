@@ -27,6 +27,9 @@ def fast_settings(api_url: str, **overrides: Any) -> EngineSettings:
         "max_retries": 3,
         "min_uptime_for_reset": 60.0,
         "poll_interval": 60.0,
+        # Per-guild streams: these tests script the per-guild paths; the shared stream has
+        # its own tests (test_shared_engine.py), which ask for it.
+        "multiplex": "off",
     }
     if "backoff_base" in overrides:
         values["backoff_cap"] = max(values["backoff_cap"], overrides["backoff_base"])

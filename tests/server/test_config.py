@@ -54,6 +54,13 @@ def test_offline_threshold_defaults_depend_on_simulate() -> None:
     assert config_from_args(["--simulate", "--offline-after", "3"], ENV).offline_after == 3
 
 
+def test_shared_history_flag() -> None:
+    assert config_from_args([], ENV).shared_history == 200_000
+    assert config_from_args(["--shared-history", "5"], ENV).shared_history == 5
+    with pytest.raises(SystemExit):
+        config_from_args(["--shared-history", "0"], ENV)
+
+
 def test_default_db_follows_xdg_data_home(tmp_path: Path) -> None:
     expected = tmp_path / "guildwatch" / "server.sqlite3"
     assert default_db_path({"XDG_DATA_HOME": str(tmp_path)}) == expected

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
+import socket
 import statistics
 import time
 
@@ -13,7 +15,7 @@ import pytest
 
 from guildwatch.server import ReferenceServer
 from tests.conftest import ServerFactory
-from tests.harness import GUILDS, RunningServer, ThreadRunner
+from tests.harness import GUILDS, RunningServer, ThreadRunner, wait_until
 from tests.server.sse import open_stream
 
 GUILD = GUILDS[0][0]
@@ -139,7 +141,10 @@ async def test_missed_heartbeat_is_pushed_as_offline(server_factory: ServerFacto
 
 
 @pytest.mark.sqlite_only
-async def test_a_client_too_far_behind_is_dropped(server_factory: ServerFactory) -> None:
+async def test_a_client_too_far_behind_is_dropped(
+    server_factory: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="guildwatch.server")
     server = server_factory(queue_size=4)
     async with open_stream(server, GUILD) as stream:
         await stream.next_event()
@@ -155,6 +160,11 @@ async def test_a_client_too_far_behind_is_dropped(server_factory: ServerFactory)
         rest = await stream.read_to_end()
     assert not [item for item in rest if item.comment is None]
     assert server.status(GUILD)["version"] == "burst-19"
+    # One line says why (it used to end silently).
+    dropped = [r for r in caplog.records if "dropped" in r.getMessage()]
+    assert [(r.levelno, r.getMessage()) for r in dropped] == [
+        (logging.WARNING, f"stream for guild {GUILD} dropped: client more than 4 events behind")
+    ]
 
 
 def test_head_on_the_stream_answers_headers_only(real_server: RunningServer) -> None:
@@ -175,3 +185,41 @@ def test_responses_are_not_held_back_by_nagle(real_server: RunningServer) -> Non
             client.get(real_server.status_url(GUILD))
             durations.append(time.perf_counter() - started)
     assert statistics.median(durations) < 0.03
+
+
+@pytest.mark.sqlite_only
+async def test_a_client_that_stops_reading_is_dropped_with_one_line_and_no_error(
+    server_factory: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    # A queue deep enough that the socket, not the queue, fills up: the send times out.
+    server = server_factory(queue_size=1_000_000, send_timeout=1.0)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    try:
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(
+            f"GET /api/v1/guilds/{GUILD}/status/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {server.token}\r\n\r\n".encode()
+        )
+        assert sock.recv(12) == b"HTTP/1.1 200"
+
+        def burst(srv: ReferenceServer) -> None:
+            for number in range(20_000):
+                srv.model.heartbeat(GUILD, f"{number:0>90}")
+
+        runner = server.runner
+        assert isinstance(runner, ThreadRunner)
+        await asyncio.to_thread(runner.call, burst)
+
+        def dropped() -> bool:
+            return any("not reading" in record.getMessage() for record in caplog.records)
+
+        await asyncio.to_thread(wait_until, dropped, 20, "the stuck stream to be dropped")
+    finally:
+        sock.close()
+    lines = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert lines == [f"stream for guild {GUILD} dropped: client not reading"]
+    # The data and the ping timing out together used to escape as an ASGI error.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
