@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from bench._report import Figure, Row
+from bench._servers import ServerThread, bench_config, bench_guild_ids
 
 NAME = "shared_stream"
 COUNTS = (10_000, 100_000)
@@ -157,7 +158,50 @@ def measure(guilds: int) -> dict[str, dict[str, float]]:
         server.wait(30)
 
 
-def run(runs: int, counts: tuple[int, ...] = COUNTS) -> list[Row]:
+RETRY_SECONDS = 3.0
+"""The reference server's default ``retry:`` (ms / 1000): the reconnect's floor."""
+JITTER = 0.5
+"""The engine's default: up to 50 % added to each delay."""
+
+
+async def _restart(guilds: int) -> tuple[float, float]:
+    """The engine on the shared stream; the server (a thread here, restartable on the same
+    port, every request counted by an ASGI wrapper) stopped and started again. Returns the
+    seconds from the restart until every guild is connected again, and the requests the
+    server saw meanwhile."""
+    from guildwatch.engine import Engine, EngineSettings
+    from guildwatch.store import StatusStore
+
+    ids = bench_guild_ids(guilds)
+    with ServerThread(bench_config(ids, max_streams_per_token=100)) as server:
+        store = StatusStore()
+        store.add_guilds(ids)
+        engine = Engine(
+            EngineSettings(api_url=server.url, token=server.token, multiplex="on"), store
+        )
+        task = asyncio.create_task(engine.run())
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                while not all(s.connection == "connected" for s in store.snapshots()):
+                    await asyncio.sleep(0.05)
+                await asyncio.to_thread(server.stop)
+                while any(s.connection == "connected" for s in store.snapshots()):
+                    await asyncio.sleep(0.01)
+                server.counter.reset()
+                await asyncio.to_thread(server.start)
+                restarted = time.monotonic()
+                while not all(s.connection == "connected" for s in store.snapshots()):
+                    await asyncio.sleep(0.01)
+                back = time.monotonic() - restarted
+                await asyncio.sleep(0.5)  # a request still under way would show up now
+        finally:
+            await engine.stop()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        return back, float(sum(server.counter.requests.values()))
+
+
+def run(runs: int, counts: tuple[int, ...] = COUNTS, restart_guilds: int = 10_000) -> list[Row]:
     """The rows for :mod:`bench`: per count, time to all statuses, sockets, RSS, per guild."""
     rows: list[Row] = []
     for count in counts:
@@ -220,6 +264,34 @@ def run(runs: int, counts: tuple[int, ...] = COUNTS) -> list[Row]:
                 per_guild.median <= 10,
             )
         )
+    restarts = [asyncio.run(_restart(restart_guilds)) for _ in range(runs)]
+    limit = RETRY_SECONDS * (1 + JITTER)
+    back = Figure.of([seconds for seconds, _ in restarts])
+    requests = Figure.of([count for _, count in restarts])
+    rows += [
+        Row(
+            NAME,
+            f"server restart, {restart_guilds:,} guilds on the shared stream: all back",
+            "s",
+            back,
+            "-",
+            None,
+            f"<= retry: + jitter ({limit:g} s)",
+            back.high <= limit + 1,
+        ),
+        Row(
+            NAME,
+            f"server restart, {restart_guilds:,} guilds: requests the server saw",
+            "requests",
+            requests,
+            "-",
+            None,
+            "1",
+            requests.high <= 1,
+            "counted by an ASGI wrapper around the server in a thread of the bench process "
+            "(the server's /metrics has no request counter)",
+        ),
+    ]
     return rows
 
 
@@ -227,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.shared_stream", description=__doc__)
     parser.add_argument("--counts", default=",".join(map(str, COUNTS)))
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--restart-guilds", type=int, default=10_000)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--kind", default="engine", help=argparse.SUPPRESS)
@@ -234,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return _child(args)
     counts = tuple(int(text) for text in args.counts.split(","))
-    for row in run(args.runs, counts):
+    for row in run(args.runs, counts, args.restart_guilds):
         floor = row.floor.render(row.unit) if row.floor else "-"
         print(f"{row.metric}: {row.guildwatch.render(row.unit)} | floor {floor} | {row.target}")
     return 0
