@@ -19,6 +19,7 @@ BENCHMARKS = (
     "idle",
     "burst",
     "memory",
+    "shared_stream",
     "reconnect",
     "server_fanout",
     "redis_fanout",

@@ -16,7 +16,6 @@ import asyncio
 import dataclasses
 import enum
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -310,9 +309,12 @@ class StatusStore:
         self.clock = clock
         self.latency_warn = latency_warn
         self._history_size = history_size
+        # Per guild, kept small for 100,000 guilds: history is a plain list trimmed by hand (a
+        # bounded deque allocates a 64-slot block, ~620 bytes, for the two or three changes
+        # most guilds ever have), and a latency history exists only once a guild reports one.
         self._latency: dict[str, LatencyHistory] = {}
         self._guilds: dict[str, GuildSnapshot] = {}
-        self._history: dict[str, deque[HistoryEntry]] = {}
+        self._history: dict[str, list[HistoryEntry]] = {}
         self._counters: dict[str, GuildCounters] = {}
         self._subscriptions: list[Subscription] = []
         self._bot = BotSnapshot()
@@ -339,7 +341,11 @@ class StatusStore:
 
     def latency(self, guild_id: str) -> LatencyHistory:
         """The guild's latency buffer (live: read it, never change it)."""
-        return self._latency[guild_id]
+        self._guilds[guild_id]  # KeyError for an unknown guild, as before
+        latency = self._latency.get(guild_id)
+        if latency is None:
+            latency = self._latency[guild_id] = LatencyHistory()
+        return latency
 
     def counters(self, guild_id: str) -> GuildCounters:
         """The running totals of one guild (live: read them, never change them)."""
@@ -397,9 +403,8 @@ class StatusStore:
             return
         snapshot = GuildSnapshot(guild_id=guild_id, name=name, stream_enabled=stream)
         self._guilds[guild_id] = snapshot
-        self._history[guild_id] = deque(maxlen=self._history_size)
+        self._history[guild_id] = []
         self._counters[guild_id] = GuildCounters()
-        self._latency[guild_id] = LatencyHistory()
         self._record(snapshot)
         self._notify(guild_id)
 
@@ -507,13 +512,16 @@ class StatusStore:
             if status_health != health or status.version != version:
                 health, version = status_health, status.version
                 history.append(HistoryEntry(now, before.connection, health, version))
-        latency = self._latency[guild_id]
+        self._trim(history)
+        latency = self._latency.get(guild_id)
         at = now.timestamp()
         for status, _ in statuses:
             if status.latency_ms is not None:
+                if latency is None:
+                    latency = self._latency[guild_id] = LatencyHistory()
                 latency.add(at, status.latency_ms, self.latency_warn)
         status, warning = statuses[-1]
-        if status.latency_ms is None:
+        if latency is not None and status.latency_ms is None:
             latency.clear_judgement()
         after = dataclasses.replace(
             before,
@@ -521,8 +529,8 @@ class StatusStore:
             source=source,
             received_at=now,
             warning=warning,
-            latency_slow=latency.slow,
-            latency_shown_ms=latency.shown,
+            latency_slow=latency.slow if latency is not None else False,
+            latency_shown_ms=latency.shown if latency is not None else None,
         )
         if after != before:
             self._guilds[guild_id] = after
@@ -555,7 +563,8 @@ class StatusStore:
         return True
 
     def _record(self, snapshot: GuildSnapshot) -> None:
-        self._history[snapshot.guild_id].append(
+        history = self._history[snapshot.guild_id]
+        history.append(
             HistoryEntry(
                 at=self.clock(),
                 connection=snapshot.connection,
@@ -563,6 +572,13 @@ class StatusStore:
                 version=_version(snapshot),
             )
         )
+        self._trim(history)
+
+    def _trim(self, history: list[HistoryEntry]) -> None:
+        """Drop the oldest changes past ``history_size`` (what a bounded deque did)."""
+        excess = len(history) - self._history_size
+        if excess > 0:
+            del history[:excess]
 
     def _notify(self, guild_id: str) -> None:
         for subscription in self._subscriptions:

@@ -22,6 +22,7 @@ from bench import (
     reconnect,
     redis_fanout,
     server_fanout,
+    shared_stream,
     startup,
     throughput,
 )
@@ -65,6 +66,7 @@ SMALLEST: dict[str, Callable[[], list[Row]]] = {
     server_fanout.NAME: lambda: server_fanout.run(1, streams=2, events=5),
     redis_fanout.NAME: lambda: redis_fanout.run(1, streams=6, events=5, latency_events=5),
     metrics.NAME: lambda: metrics.run(1, guilds=100),
+    shared_stream.NAME: lambda: shared_stream.run(1, counts=(3,), restart_guilds=3),
 }
 
 SLOW = {memory.NAME, reconnect.NAME, startup.NAME, idle.NAME, latency.NAME}

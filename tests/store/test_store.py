@@ -233,3 +233,41 @@ def test_an_unknown_state_counts_as_degraded() -> None:
     assert BotStatus(True, None, None, state="hibernating").bot_state == "degraded"
     assert BotStatus(True, None, None).bot_state == "up"
     assert BotStatus(True, None, None, state="starting").bot_state == "starting"
+
+
+def test_per_guild_cost_stays_small_for_many_guilds() -> None:
+    """10,000 guilds, each connected with a status (no latency): the store's own share stays
+    near a kilobyte a guild (it was 2.4 KiB with a 64-slot deque and latency rings per guild)."""
+    import gc
+    import tracemalloc
+
+    guilds = [str(800_000_000_000_000_000 + n) for n in range(10_000)]
+    status = BotStatus(True, datetime(2026, 1, 1, tzinfo=UTC), "1.4.2")
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        store = StatusStore(clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+        store.add_guilds(guilds)
+        for guild in guilds:
+            store.set_connection(guild, "connected")
+            store.apply_status(guild, status, source="stream")
+        gc.collect()
+        per_guild = (tracemalloc.get_traced_memory()[0] - before) / len(guilds)
+    finally:
+        tracemalloc.stop()
+    assert per_guild < 1024, per_guild
+    assert len(store.history(guilds[0])) == 3  # connecting, connected, online
+    assert store.latency(guilds[0]).shown is None  # made on demand, empty
+
+
+def test_history_keeps_only_the_newest_changes() -> None:
+    store = StatusStore(history_size=3)
+    store.add_guild("g")
+    for version in ("1", "2", "3", "4", "5"):
+        store.apply_status("g", BotStatus(True, None, version), source="stream")
+    assert [entry.version for entry in store.history("g")] == ["3", "4", "5"]
+    store.apply_statuses(
+        "g", [(BotStatus(True, None, v), None) for v in ("6", "7", "8", "9")], source="stream"
+    )
+    assert [entry.version for entry in store.history("g")] == ["7", "8", "9"]
