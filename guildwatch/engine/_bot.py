@@ -9,6 +9,7 @@ retries at the slow cadence only, as for any fatal answer.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -92,6 +93,7 @@ def bot_watcher(
     stream_client: httpx.AsyncClient,
     poll_client: httpx.AsyncClient,
     rand: Callable[[], float],
+    poll_slots: asyncio.Semaphore | None = None,
 ) -> GuildWatcher:
     """A watcher of the bot as a whole, writing ``store.bot``."""
     return GuildWatcher(
@@ -104,4 +106,5 @@ def bot_watcher(
         sink=BotSink(store),
         urls=bot_urls(settings.api_url),
         parse=parse_bot_status,
+        poll_slots=poll_slots,
     )

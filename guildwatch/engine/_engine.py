@@ -28,7 +28,7 @@ from guildwatch.engine._limits import (
     stream_sockets,
 )
 from guildwatch.engine._settings import EngineSettings
-from guildwatch.engine._shared import SharedWatcher
+from guildwatch.engine._shared import POLL_CONCURRENCY, SharedWatcher
 from guildwatch.engine._stream import timeouts
 from guildwatch.engine._watcher import GuildWatcher
 from guildwatch.store import StatusStore
@@ -64,6 +64,8 @@ class Engine:
         self._stream_clients: list[httpx.AsyncClient] = []
         """Per-guild streams' clients, up to 100 guilds each, made as guilds need them."""
         self._shared_client: httpx.AsyncClient | None = None
+        self._bot_client: httpx.AsyncClient | None = None
+        self._poll_slots = asyncio.Semaphore(POLL_CONCURRENCY)
         if client is None:
             # One TLS context for every client: httpx loads the CA bundle (~50 ms) per client
             # otherwise. Same defaults as httpx's own (certifi, or SSL_CERT_FILE/DIR).
@@ -142,6 +144,7 @@ class Engine:
             rand=self._rand,
             hand_over=self._hand_over,
             fall_back=self._fall_back,
+            poll_slots=self._poll_slots,
         )
         self._spawn(self._shared.run(), "guildwatch-shared")
 
@@ -175,6 +178,7 @@ class Engine:
             stream_client=self._stream_client_for(self._fallen_back),
             poll_client=self._poll_client,
             rand=self._rand,
+            poll_slots=self._poll_slots,
         )
         self._fallen_back += 1
         self._watchers[guild_id] = watcher
@@ -238,12 +242,20 @@ class Engine:
             self._start_bot_watcher()
 
     def _start_bot_watcher(self) -> None:
+        client = self._client
+        if client is None:
+            # Its own client, never a guild's: on HTTP/2 it would be the 101st stream of a
+            # connection that carries 100, and wait for a free one forever.
+            client = self._bot_client = _make_client(
+                self._settings, stream_limits(http2=self._settings.http2), tls=self._tls
+            )
         self._bot_watcher = bot_watcher(
             settings=self._settings,
             store=self._store,
-            stream_client=self._stream_client_for(0),
+            stream_client=client,
             poll_client=self._poll_client,
             rand=self._rand,
+            poll_slots=self._poll_slots,
         )
         # Cancelled with the others on stop; a bug in it ends up in the task, never in run().
         self._tasks.append(asyncio.create_task(self._bot_watcher.run(), name="guildwatch-bot"))
@@ -259,8 +271,9 @@ class Engine:
         if self._owns_clients:
             for stream_client in self._stream_clients:
                 await stream_client.aclose()
-            if self._shared_client is not None:
-                await self._shared_client.aclose()
+            for own in (self._shared_client, self._bot_client):
+                if own is not None:
+                    await own.aclose()
             await self._poll_client.aclose()
 
     async def _cancel_tasks(self) -> None:

@@ -41,8 +41,10 @@ QUERY_MAX_GUILDS = 50
 token sees (the rest are ignored), as the protocol advises: a URL stays short."""
 
 POLL_CONCURRENCY = 10
-"""Polls in flight at once while the stream is down: the poll client's connection count, so a
-poll waits here, not in the pool (where its wait would count toward the pool timeout)."""
+"""Polls in flight at once, across every watcher of an engine: the poll client's connection
+count, so a poll waits on a semaphore, not in httpcore's pool, whose every request rescans its
+whole queue (thousands of queued polls saturated the loop) and where the wait would count
+toward the pool timeout."""
 
 NO_SHARED_STREAM = frozenset((404, 405, 501))
 """The answers that mean "this server has no shared stream" (docs/protocol.md)."""
@@ -74,6 +76,7 @@ class SharedWatcher:
             ``ready``, or ``gone``): the engine watches it on its own from then on.
         fall_back: Called once with every carried guild when the server has no shared
             stream; :meth:`run` then returns.
+        poll_slots: Limits the polls in flight (shared with the engine's other watchers).
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class SharedWatcher:
         rand: Callable[[], float],
         hand_over: Callable[[str], None],
         fall_back: Callable[[list[str]], None],
+        poll_slots: asyncio.Semaphore | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -119,7 +123,7 @@ class SharedWatcher:
         """When each guild's last poll went out (monotonic), across outages."""
         self._poll_forbidden: set[str] = set()
         """Guilds whose poll got a 401/403/404: no more polls of them until a manual retry."""
-        self._poll_slots = asyncio.Semaphore(POLL_CONCURRENCY)
+        self._poll_slots = poll_slots or asyncio.Semaphore(POLL_CONCURRENCY)
 
     @property
     def carried(self) -> frozenset[str]:

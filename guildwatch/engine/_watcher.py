@@ -89,6 +89,7 @@ class GuildWatcher:
         sink: Where outcomes go instead of the store's guild (the bot watcher's adapter).
         urls: The stream's and the status's URLs instead of the guild's.
         parse: The payload validator instead of ``parse_status``.
+        poll_slots: Limits the polls in flight across the engine's watchers.
     """
 
     def __init__(
@@ -103,6 +104,7 @@ class GuildWatcher:
         sink: StatusSink | None = None,
         urls: tuple[str, str] | None = None,
         parse: Parse = parse_status,
+        poll_slots: asyncio.Semaphore | None = None,
     ) -> None:
         self.guild_id = guild_id
         self._settings = settings
@@ -122,6 +124,9 @@ class GuildWatcher:
             settings=settings,
             clock=store.clock,
             parse=parse,
+        )
+        self._poll_slots: contextlib.AbstractAsyncContextManager[Any] = (
+            poll_slots or contextlib.nullcontext()
         )
         self._attempt = 0
         self._last_event_id = ""
@@ -343,8 +348,9 @@ class GuildWatcher:
         report: Callable[[Fetched | GuildwatchError, PollDecision], None],
     ) -> Poller:
         async def timed_fetch() -> Fetched:
-            self._last_poll = time.monotonic()
-            return await self._fetch()
+            async with self._poll_slots:
+                self._last_poll = time.monotonic()
+                return await self._fetch()
 
         since = None if self._last_poll is None else time.monotonic() - self._last_poll
         return Poller(
