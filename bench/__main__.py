@@ -23,6 +23,7 @@ BENCHMARKS = (
     "server_fanout",
     "redis_fanout",
     "metrics",
+    "many_screen",
 )
 
 

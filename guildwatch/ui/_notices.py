@@ -72,6 +72,18 @@ class NoticeTracker:
         """Guilds that have been live at least once (a drop from live is an outage)."""
         self._health: dict[str, Literal["online", "offline"]] = {}
         """The last known bot health per guild, to toast only on a real flip."""
+        self._labels: dict[str, tuple[str, str]] = {}
+        """Each guild's label as shown and made safe."""
+
+    def _label(self, snapshot: GuildSnapshot) -> str:
+        # Made safe once per label and only for a notice: a bot that flips in 10,000 guilds
+        # at once is one merged toast, not 10,000 times the sanitiser.
+        raw = snapshot.label
+        known = self._labels.get(snapshot.guild_id)
+        if known is None or known[0] != raw:
+            known = raw, safe(raw, _LABEL_CELLS)
+            self._labels[snapshot.guild_id] = known
+        return known[1]
 
     def seed(self, snapshot: GuildSnapshot) -> None:
         """Learn the state a guild is in when the screen opens, without any toast."""
@@ -80,11 +92,11 @@ class NoticeTracker:
     def update(self, snapshot: GuildSnapshot) -> list[Notice]:
         """Record a guild's new snapshot and return the notices it causes (often none)."""
         guild_id = snapshot.guild_id
-        label = safe(snapshot.label, _LABEL_CELLS)
         notices: list[Notice] = []
         connection = snapshot.connection
         if connection == "connected":
             if guild_id in self._announced_outage:
+                label = self._label(snapshot)
                 notices.append(Notice("Reconnected", f"{label}: live again.", "information", label))
             self._announced_outage.discard(guild_id)
             self._was_connected.add(guild_id)
@@ -93,13 +105,13 @@ class NoticeTracker:
             or (connection == "disconnected" and guild_id in self._was_connected)
         ):
             self._announced_outage.add(guild_id)
-            notices.append(_lost(snapshot, label))
+            notices.append(_lost(snapshot, self._label(snapshot)))
         health = snapshot.health
         if health != "unknown":
             before = self._health.get(guild_id)
             self._health[guild_id] = health
             if before is not None and before != health:
-                notices.append(_health_flip(health, label))
+                notices.append(_health_flip(health, self._label(snapshot)))
         return notices
 
 
