@@ -195,7 +195,10 @@ class GuildList(ScrollView, can_focus=True):
                     moved = True  # another group, or a renamed guild may (no longer) match
             kinds[guild_id] = kind
             counts[kind] += 1
-            if before is None or before.label != snapshot.label:
+            # The same name object is the same label: no two property reads per status change.
+            if before is None or (
+                before.name is not snapshot.name and before.label != snapshot.label
+            ):
                 self._label_cells[guild_id] = label_cells(snapshot)
                 renamed = True
             self._snapshots[guild_id] = snapshot
