@@ -38,7 +38,7 @@ from guildwatch.ui._guild_detail import RETRYABLE, GuildDetail, say_nothing_to_r
 from guildwatch.ui._guild_list import GuildList
 from guildwatch.ui._help import HelpScreen
 from guildwatch.ui._many import ManyGuilds
-from guildwatch.ui._notices import Notice, NoticeTracker, merge_notices
+from guildwatch.ui._notices import Notice, NoticeTracker
 from guildwatch.ui._signals import ExitSignals
 from guildwatch.ui._silence import UNSILENCE, SilenceMark, SilencePicker
 from guildwatch.ui._status_line import StatusLine
@@ -280,8 +280,13 @@ class GuildwatchApp(App[None]):
     async def _show(self, changed: frozenset[str]) -> None:
         # In the store's order, so merged toasts and ties read the same way every time.
         snapshots = [self.store.get(g) for g in self.store.guild_ids if g in changed]
-        for snapshot in snapshots:
-            self._observe(snapshot)
+        # Only an "until back" silence listens (observe is a no-op for any other guild): with
+        # none, a wake-up over 10,000 guilds costs no alert_state per guild.
+        listening = {e.guild_id for e in self.silences.entries() if e.until_back}
+        if listening:
+            for snapshot in snapshots:
+                if snapshot.guild_id in listening:
+                    self._observe(snapshot)
         many = self.many
         if many is None and len(self.store.guild_ids) > 1:
             # A second guild arrived (e.g. "watch all my guilds"): switch to the list.
@@ -299,12 +304,12 @@ class GuildwatchApp(App[None]):
                     line.show(snapshot)
         if isinstance(self.screen, GuildDetail) and self.screen.guild_id in changed:
             self.screen.refresh_from_store()
-        notices = [n for snapshot in snapshots for n in self._notices.update(snapshot)]
-        self._announce(notices)
+        self._announce(self._notices.wake(snapshots))
 
     def _announce(self, notices: list[Notice]) -> None:
-        # A server restart with 1,000 guilds is one piece of news, not 1,000 toasts.
-        for notice in merge_notices(notices):
+        # Already merged (NoticeTracker.wake): a server restart with 1,000 guilds is one
+        # piece of news, not 1,000 toasts.
+        for notice in notices:
             if self._room_for_toasts():
                 self.notify(
                     notice.message, title=notice.title, severity=notice.severity, markup=False
