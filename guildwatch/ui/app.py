@@ -180,6 +180,7 @@ class GuildwatchApp(App[None]):
         self._notices = NoticeTracker()
         self._engine_stopped = False
         self._exit_signals = ExitSignals(self._on_exit_signal, hangup_grace=hangup_grace)
+        self._many: ManyGuilds | None = None
         self._lines: dict[str, StatusLine] = {}
         """Rows by guild id, so a burst over many guilds costs no DOM queries."""
         self.engine_error: BaseException | None = None
@@ -188,8 +189,12 @@ class GuildwatchApp(App[None]):
     @property
     def many(self) -> ManyGuilds | None:
         """The several-guilds view, or None while one guild has the whole screen."""
-        views = self.query(ManyGuilds)
-        return views.first() if views else None
+        if self._many is None:
+            # Held once found: every wake-up and key asks, and the list, once shown, stays
+            # (there is no way back to one guild), so only the one-guild screen queries.
+            views = self.query(ManyGuilds)
+            self._many = views.first() if views else None
+        return self._many
 
     def compose(self) -> ComposeResult:
         snapshots = self.store.snapshots()
