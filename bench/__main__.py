@@ -24,6 +24,7 @@ BENCHMARKS = (
     "server_fanout",
     "redis_fanout",
     "metrics",
+    "many_screen",
 )
 
 

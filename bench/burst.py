@@ -180,7 +180,7 @@ def run(runs: int, events: int = DEFAULT_EVENTS) -> list[Row]:
             "-",
             None,
             f"<= {TARGET_BEHIND_MS:g} ms",
-            lag_figure.median <= TARGET_BEHIND_MS,
+            lag_figure.high <= TARGET_BEHIND_MS,  # in every run
         ),
         Row(
             NAME,

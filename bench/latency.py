@@ -26,7 +26,7 @@ from bench._report import Figure, Row
 from bench._servers import ServerProcess, bench_guild_ids
 
 NAME = "event-to-screen latency"
-TARGET_P99_MS = 50.0
+TARGET_P99_MS = 17.0
 DEFAULT_EVENTS = 60
 
 
@@ -105,7 +105,7 @@ def run(runs: int, events: int = DEFAULT_EVENTS) -> list[Row]:
             floor_name,
             Figure.of(floor_p99),
             f"p99 <= {TARGET_P99_MS:g} ms",
-            p99.median <= TARGET_P99_MS,
+            p99.high <= TARGET_P99_MS,  # in every run
             f"latency: {command_name()} against a guildwatch-server subprocess, {events} events "
             "per run, POST to pty read.",
         ),

@@ -191,6 +191,8 @@ def parse_only_rates(body: bytes, count: int) -> tuple[float, float]:
 
 
 NAME = "event throughput"
+TARGET_RATIO = 1.5
+"""The engine, validating and storing, against plain httpx-sse + json.loads."""
 DEFAULT_EVENTS = 50_000
 
 
@@ -236,7 +238,9 @@ def run(runs: int, events: int = DEFAULT_EVENTS) -> list[Row]:
 
     def row(metric: str, floor_name: str, key: str, target: str, ratio: float | None) -> Row:
         floor = Figure.of(rates[key])
-        met = None if ratio is None else engine.median / floor.median >= ratio
+        # Met in every run, not only in the median: each run's engine against its own floor.
+        per_run = zip(rates["engine"], rates[key], strict=True)
+        met = None if ratio is None else all(ours >= ratio * theirs for ours, theirs in per_run)
         return Row(NAME, metric, "events/s", engine, floor_name, floor, target, met)
 
     parse_ours, parse_theirs = Figure.of(rates["parse_ours"]), Figure.of(rates["parse_theirs"])
@@ -245,8 +249,8 @@ def run(runs: int, events: int = DEFAULT_EVENTS) -> list[Row]:
             "engine into the store, validated",
             "httpx-sse aiter_sse + json.loads",
             "sse",
-            ">= 1.0 x",
-            1.0,
+            f">= {TARGET_RATIO:g} x",
+            TARGET_RATIO,
         ),
         row("engine into the store, validated", "httpx aiter_lines", "lines", "-", None),
         row("engine into the store, validated", "httpx aiter_bytes", "bytes", "-", None),

@@ -506,20 +506,22 @@ class StatusStore:
             counters.polls += len(statuses)
         now = self.clock()
         history = self._history[guild_id]
-        health, version = before.health, _version(before)
-        for status, _ in statuses:
-            status_health: Health = "online" if status.healthy else "offline"
-            if status_health != health or status.version != version:
-                health, version = status_health, status.version
-                history.append(HistoryEntry(now, before.connection, health, version))
-        self._trim(history)
+        # One pass, every status: a change of health or version goes to the history, a
+        # latency to its buffer (made on the first latency); only the last status makes the
+        # snapshot.
+        healthy = None if before.status is None else before.status.healthy
+        version, connection = _version(before), before.connection
         latency = self._latency.get(guild_id)
-        at = now.timestamp()
+        at, warn, append = now.timestamp(), self.latency_warn, history.append
         for status, _ in statuses:
+            if status.healthy is not healthy or status.version != version:
+                healthy, version = status.healthy, status.version
+                append(HistoryEntry(now, connection, "online" if healthy else "offline", version))
             if status.latency_ms is not None:
                 if latency is None:
                     latency = self._latency[guild_id] = LatencyHistory()
-                latency.add(at, status.latency_ms, self.latency_warn)
+                latency.add(at, status.latency_ms, warn)
+        self._trim(history)
         status, warning = statuses[-1]
         if latency is not None and status.latency_ms is None:
             latency.clear_judgement()

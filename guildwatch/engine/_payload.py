@@ -82,7 +82,13 @@ def parse_status(
             over 200 characters).
     """
     try:
-        document = _decode_json(data)
+        # _decode_json, inlined: this runs once per event.
+        try:
+            document, end = _SCAN(data, 0)
+        except StopIteration:
+            document = end = None
+        if end != len(data):
+            document = _DECODER.decode(data)
     except (ValueError, RecursionError) as exc:
         raise PayloadError("The server sent a status that is not valid JSON.") from exc
     if not isinstance(document, dict):
@@ -94,30 +100,45 @@ def parse_status(
     if version is not None and not isinstance(version, str):
         raise PayloadError('The server sent a status whose "version" is not text.')
     last_heartbeat = _parse_heartbeat(document.get("lastHeartbeat"))
-    get = document.get
-    latency, shard, state = get("latencyMs"), get("shard"), get("state")
-    message, started = get("message"), get("startedAt")
-    vitals = (
-        None
-        if latency is None
-        and shard is None
-        and state is None
-        and message is None
-        and started is None
-        else _vitals(latency, shard, state, message, started)
-    )
+    vitals = None
+    if not _VITAL_KEYS.isdisjoint(document):  # one C call when none is sent (the usual case)
+        get = document.get
+        latency, shard, state = get("latencyMs"), get("shard"), get("state")
+        message, started = get("message"), get("startedAt")
+        if not (
+            latency is None
+            and shard is None
+            and state is None
+            and message is None
+            and started is None
+        ):
+            vitals = _vitals(latency, shard, state, message, started)
     warning = None
     now = now if now is not None else utc_now()
-    if last_heartbeat is not None and (last_heartbeat - now).total_seconds() > skew_tolerance:
+    if (
+        last_heartbeat is not None
+        # a heartbeat in the past (the usual case) needs no subtraction
+        and (last_heartbeat > now or skew_tolerance < 0)
+        and (last_heartbeat - now).total_seconds() > skew_tolerance
+    ):
         ahead = int((last_heartbeat - now).total_seconds())
         warning = Problem(
             "clock_skew",
             f"The bot's last heartbeat is {ahead} s in the future: a clock is wrong.",
         )
     if vitals is None:
-        return BotStatus(healthy, last_heartbeat, version), warning  # positional: the hot path
+        # Built as a plain tuple: the named tuple's own __new__ is Python code.
+        return _new_tuple(BotStatus, (healthy, last_heartbeat, version, *_NO_VITALS)), warning
     return BotStatus(healthy, last_heartbeat, version, *vitals), warning
 
+
+_last_heartbeat: tuple[str, datetime] = ("", datetime.min.replace(tzinfo=UTC))
+"""The last valid timestamp parsed and its value ("" never is one)."""
+
+_new_tuple = tuple.__new__
+_NO_VITALS = (None, None, None, None, None)
+
+_VITAL_KEYS = frozenset(("latencyMs", "shard", "state", "message", "startedAt"))
 
 _Vitals = tuple[float | None, Shard | None, str | None, str | None, datetime | None]
 
@@ -187,13 +208,30 @@ def _parse_heartbeat(value: object, field: str = "lastHeartbeat") -> datetime | 
         raise PayloadError(f'The server sent a status whose "{field}" is not text.')
     if len(value) > _MAX_TIMESTAMP_CHARS:
         raise PayloadError(f'The server sent a status whose "{field}" is far too long.')
-    return _parse_timestamp(value, field)
+    # A new heartbeat time in nearly every event: the cache below would miss each time, and
+    # a miss through lru_cache costs more than the parse. The Z shape needs no offset work.
+    global _last_heartbeat
+    seen, parsed = _last_heartbeat
+    if value == seen:
+        return parsed  # a bot's heartbeat time repeats across its guilds' events
+    if _PLAIN_UTC(value) is not None:
+        try:
+            parsed = datetime.fromisoformat(value)  # aware, tzinfo is UTC: as the cache gives
+        except ValueError:
+            parsed = _parse_timestamp(value, field)  # e.g. hour 24: isoparse decides
+    else:
+        parsed = _parse_timestamp(value, field)
+    _last_heartbeat = value, parsed
+    return parsed
 
 
 _PLAIN_RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
 )
 """The common shapes, for which the C ``fromisoformat`` gives what ``isoparse`` gives."""
+
+_PLAIN_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z", re.ASCII).fullmatch
+"""The commonest of them: UTC with ``Z``, which ``fromisoformat`` returns with ``tzinfo=UTC``."""
 
 
 @lru_cache(maxsize=64)

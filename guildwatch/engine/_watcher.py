@@ -253,7 +253,19 @@ class GuildWatcher:
         """Validate the events of one read and store the valid ones in one write."""
         now = self._store.clock()
         tolerance = self._settings.clock_skew_tolerance
-        valid: list[tuple[Any, Problem | None]] = []
+        parse = self._parse
+        try:  # every event valid, the usual case: one comprehension (validation is pure)
+            valid = [
+                parse(data, now=now, skew_tolerance=tolerance)
+                for data, event_type, _ in events
+                if event_type == "message"  # others are ignored (forward-compatible)
+            ]
+        except PayloadError:
+            pass
+        else:
+            self._store.apply_statuses(self.guild_id, valid, source="stream")
+            return
+        valid = []
         for data, event_type, _ in events:
             if event_type != "message":
                 continue  # other event types are ignored (docs/protocol.md: forward-compatible)

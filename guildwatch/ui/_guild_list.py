@@ -8,6 +8,7 @@ wake-up, and only when a changed guild moved to another group, never once per gu
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -19,9 +20,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from guildwatch.display import status_kind
+from guildwatch.display import StatusKind, status_kind
 from guildwatch.store import Clock, GuildSnapshot
-from guildwatch.ui._rows import Cell, Layout, label_cells, matches, rank, row_cells
+from guildwatch.ui._rows import RANKS, Cell, Layout, label_cells, matches, row_cells
 from guildwatch.ui._ticking import TICK_INTERVAL
 
 if TYPE_CHECKING:
@@ -124,6 +125,12 @@ class GuildList(ScrollView, can_focus=True):
         self._snapshots: dict[str, GuildSnapshot] = {}
         self._position: dict[str, int] = {}
         self._rows: list[str] = []
+        self._index: dict[str, int] = {}
+        """Each shown guild's row: the cursor's index without a scan of 10,000 rows."""
+        self._kinds: dict[str, StatusKind] = {}
+        """Each guild's state as last shown: its sort group, and the summary's counts."""
+        self.kind_counts: Counter[StatusKind] = Counter()
+        """Guilds per state, filtered or not, kept up to date by :meth:`update`."""
         self._needle = ""
         self._cursor_id: str | None = None
         self._painted: dict[int, list[Cell]] = {}
@@ -153,7 +160,7 @@ class GuildList(ScrollView, can_focus=True):
         """The selected row's index in :attr:`rows` (0 when empty)."""
         if self._cursor_id is None:
             return 0
-        return self._rows.index(self._cursor_id)
+        return self._index[self._cursor_id]
 
     @property
     def total(self) -> int:
@@ -173,19 +180,36 @@ class GuildList(ScrollView, can_focus=True):
         moved = False
         renamed = False
         changed: set[str] = set()
+        # Locals: this loop runs once per guild of a wake-up (10,000 in a server restart).
+        kinds, counts, known, ranks = self._kinds, self.kind_counts, self._snapshots, RANKS
+        position, needle, add = self._position, self._needle, changed.add
         for snapshot in snapshots:
             guild_id = snapshot.guild_id
-            before = self._snapshots.get(guild_id)
+            before = known.get(guild_id)
+            kind = status_kind(snapshot)
             if before is None:
-                self._position[guild_id] = len(self._position)
+                position[guild_id] = len(position)
                 moved = True
-            elif rank(before) != rank(snapshot) or (self._needle and before.name != snapshot.name):
-                moved = True  # another group, or a renamed guild may (no longer) match
-            if before is None or before.label != snapshot.label:
+            else:
+                was = kinds[guild_id]
+                if was != kind:
+                    counts[was] -= 1
+                    counts[kind] += 1
+                    if ranks[was] != ranks[kind]:
+                        moved = True  # another group
+                if needle and before.name != snapshot.name:
+                    moved = True  # a renamed guild may (no longer) match
+            if before is None:
+                counts[kind] += 1
+            kinds[guild_id] = kind
+            # The same name object is the same label: no two property reads per status change.
+            if before is None or (
+                before.name is not snapshot.name and before.label != snapshot.label
+            ):
                 self._label_cells[guild_id] = label_cells(snapshot)
                 renamed = True
-            self._snapshots[guild_id] = snapshot
-            changed.add(guild_id)
+            known[guild_id] = snapshot
+            add(guild_id)
         if renamed:
             # Only on a new or renamed guild: a scan of ints, never once per status change.
             self._longest = max(self._label_cells.values(), default=0)
@@ -217,7 +241,7 @@ class GuildList(ScrollView, can_focus=True):
             self._scroll_to_cursor()
 
     def _cursor_on_screen(self) -> bool:
-        if self._cursor_id not in self._rows:
+        if self._cursor_id not in self._index:
             return True
         top = int(self.scroll_offset.y)
         return top <= self.cursor < top + self._page
@@ -225,12 +249,18 @@ class GuildList(ScrollView, can_focus=True):
     def _resort(self) -> None:
         self.sorts += 1
         needle = self._needle
-        shown = [s for s in self._snapshots.values() if matches(s, needle)]
-        # Python's sort is stable, but the store order is the explicit tie-break anyway.
-        shown.sort(key=lambda s: (rank(s), self._position[s.guild_id]))
-        old_index = self.cursor if self._cursor_id in self._rows else 0
-        self._rows = [s.guild_id for s in shown]
-        if self._cursor_id not in self._rows:
+        if needle:
+            shown = [g for g, s in self._snapshots.items() if matches(s, needle)]
+        else:
+            shown = list(self._snapshots)
+        # One int per guild as the key (group, then the store order as the explicit
+        # tie-break): 10,000 rows sort in a few ms, with no snapshot read in the sort.
+        kinds, position, spread = self._kinds, self._position, len(self._position)
+        shown.sort(key=lambda g: RANKS[kinds[g]] * spread + position[g])
+        old_index = self.cursor if self._cursor_id in self._index else 0
+        self._rows = shown
+        self._index = {guild_id: index for index, guild_id in enumerate(shown)}
+        if self._cursor_id not in self._index:
             # The selected guild was filtered out: stay at the same height in the list.
             self._cursor_id = self._rows[min(old_index, len(self._rows) - 1)] if shown else None
         self._update_virtual_size()
@@ -333,12 +363,19 @@ class GuildList(ScrollView, can_focus=True):
         if not self._rows:
             return
         index = max(0, min(index, len(self._rows) - 1))
+        before, top = self.cursor, self.scroll_offset.y
         self._cursor_id = self._rows[index]
         self._scroll_to_cursor()
-        self.refresh()
+        if self.scroll_offset.y != top or not self._painted:
+            self.refresh()
+        else:
+            # The page stays: only the rows the cursor left and reached change.
+            header = self._header_lines
+            self.refresh_line(before + header)
+            self.refresh_line(index + header)
 
     def _scroll_to_cursor(self) -> None:
-        if self._cursor_id is None or self._cursor_id not in self._rows:
+        if self._cursor_id is None or self._cursor_id not in self._index:
             return
         index = self.cursor
         top = int(self.scroll_offset.y)

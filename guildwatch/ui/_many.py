@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
@@ -33,7 +33,11 @@ _SUMMARY_WORDS: tuple[tuple[StatusKind, str], ...] = (
 
 def summary(snapshots: Iterable[GuildSnapshot]) -> str:
     """ "2 lost · 1 offline · 197 online": the counts per state, worst first."""
-    counts = Counter(status_kind(snapshot) for snapshot in snapshots)
+    return summary_of(Counter(status_kind(snapshot) for snapshot in snapshots))
+
+
+def summary_of(counts: Mapping[StatusKind, int]) -> str:
+    """:func:`summary` from counts already kept (the list keeps them per wake-up)."""
     return " · ".join(f"{counts[kind]} {word}" for kind, word in _SUMMARY_WORDS if counts[kind])
 
 
@@ -115,7 +119,7 @@ class ManyGuilds(Widget):
 
     def _show_summary(self) -> None:
         guild_list = self.guild_list
-        text = summary(guild_list.snapshots())
+        text = summary_of(guild_list.kind_counts)
         shown, total = len(guild_list.rows), guild_list.total
         if shown != total:
             text = f"filter: {shown} of {total} · {text}"

@@ -8,6 +8,7 @@ whether an outage has already been announced and the last bot health it reported
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -62,6 +63,10 @@ def merge_notices(notices: list[Notice]) -> list[Notice]:
 _SEVERITY_ORDER: tuple[Severity, ...] = ("information", "warning", "error")
 
 
+_Event = tuple[str, Severity, GuildSnapshot]
+"""A notice not yet written out: its title, severity and the snapshot that caused it."""
+
+
 class NoticeTracker:
     """Turns a stream of snapshots into the few notices a person wants to see."""
 
@@ -72,20 +77,66 @@ class NoticeTracker:
         """Guilds that have been live at least once (a drop from live is an outage)."""
         self._health: dict[str, Literal["online", "offline"]] = {}
         """The last known bot health per guild, to toast only on a real flip."""
+        self._seen: dict[str, tuple[str, str]] = {}
+        """The connection and health each guild was last seen with: the rest of a snapshot
+        (a heartbeat's time, the latency) never makes a notice, so an unchanged pair is
+        skipped at once."""
+        self._labels: dict[str, tuple[str, str]] = {}
+        """Each guild's label as shown and made safe."""
+
+    def _label(self, snapshot: GuildSnapshot) -> str:
+        # Made safe once per label and only for a notice: a bot that flips in 10,000 guilds
+        # at once is one merged toast, not 10,000 times the sanitiser.
+        raw = snapshot.label
+        known = self._labels.get(snapshot.guild_id)
+        if known is None or known[0] != raw:
+            known = raw, safe(raw, _LABEL_CELLS)
+            self._labels[snapshot.guild_id] = known
+        return known[1]
 
     def seed(self, snapshot: GuildSnapshot) -> None:
         """Learn the state a guild is in when the screen opens, without any toast."""
-        self.update(snapshot)
+        self._events(snapshot)
 
     def update(self, snapshot: GuildSnapshot) -> list[Notice]:
         """Record a guild's new snapshot and return the notices it causes (often none)."""
+        return [self._write(event) for event in self._events(snapshot)]
+
+    def wake(self, snapshots: Iterable[GuildSnapshot]) -> list[Notice]:
+        """One store wake-up's notices, merged as :func:`merge_notices` merges them.
+
+        Only the notices that are shown get their text written: a flip in 10,000 guilds
+        labels three of them, not 10,000.
+        """
+        events = [event for snapshot in snapshots for event in self._events(snapshot)]
+        if len(events) <= MERGE_ABOVE:
+            return [self._write(event) for event in events]
+        groups: dict[str, list[_Event]] = {}
+        for event in events:
+            groups.setdefault(event[0], []).append(event)
+        merged = []
+        for title, group in groups.items():
+            if len(group) == 1:
+                merged.append(self._write(group[0]))
+                continue
+            names = ", ".join(self._label(e[2]) for e in group[:3])
+            names += ", …" if len(group) > 3 else ""
+            worst = max(_SEVERITY_ORDER.index(e[1]) for e in group)
+            merged.append(Notice(title, f"{len(group)} guilds: {names}", _SEVERITY_ORDER[worst]))
+        return merged
+
+    def _events(self, snapshot: GuildSnapshot) -> list[_Event]:
+        # Records the snapshot; returns what it announces, its text not yet written.
         guild_id = snapshot.guild_id
-        label = safe(snapshot.label, _LABEL_CELLS)
-        notices: list[Notice] = []
-        connection = snapshot.connection
+        connection, health = snapshot.connection, snapshot.health
+        seen = connection, health
+        if self._seen.get(guild_id) == seen:
+            return []  # the same pair leaves every set below as it is: nothing to say
+        self._seen[guild_id] = seen
+        events: list[_Event] = []
         if connection == "connected":
             if guild_id in self._announced_outage:
-                notices.append(Notice("Reconnected", f"{label}: live again.", "information", label))
+                events.append(("Reconnected", "information", snapshot))
             self._announced_outage.discard(guild_id)
             self._was_connected.add(guild_id)
         elif guild_id not in self._announced_outage and (
@@ -93,14 +144,31 @@ class NoticeTracker:
             or (connection == "disconnected" and guild_id in self._was_connected)
         ):
             self._announced_outage.add(guild_id)
-            notices.append(_lost(snapshot, label))
-        health = snapshot.health
+            if connection == "error":
+                # A 401/403/404 is named, as in the row: "Connection lost" would hide the fix.
+                events.append((fatal_reason(snapshot) or "Connection lost", "error", snapshot))
+            else:
+                events.append(("Connection lost", "warning", snapshot))
         if health != "unknown":
             before = self._health.get(guild_id)
             self._health[guild_id] = health
             if before is not None and before != health:
-                notices.append(_health_flip(health, label))
-        return notices
+                if health == "offline":
+                    events.append(("Bot offline", "warning", snapshot))
+                else:
+                    events.append(("Bot online", "information", snapshot))
+        return events
+
+    def _write(self, event: _Event) -> Notice:
+        title, severity, snapshot = event
+        label = self._label(snapshot)
+        if title == "Reconnected":
+            return Notice(title, f"{label}: live again.", severity, label)
+        if title == "Bot offline":
+            return Notice(title, f"{label}: the bot went offline. Check Discord.", severity, label)
+        if title == "Bot online":
+            return Notice(title, f"{label}: the bot is back online.", severity, label)
+        return _lost(snapshot, label)
 
 
 def _lost(snapshot: GuildSnapshot, label: str) -> Notice:
@@ -112,11 +180,3 @@ def _lost(snapshot: GuildSnapshot, label: str) -> Notice:
         return Notice(title, f"{label}:{detail} Press r to retry.", "error", label)
     detail = f" ({reason})" if reason else ""
     return Notice("Connection lost", f"{label}: reconnecting…{detail}", "warning", label)
-
-
-def _health_flip(health: Literal["online", "offline"], label: str) -> Notice:
-    if health == "offline":
-        return Notice(
-            "Bot offline", f"{label}: the bot went offline. Check Discord.", "warning", label
-        )
-    return Notice("Bot online", f"{label}: the bot is back online.", "information", label)

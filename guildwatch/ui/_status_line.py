@@ -88,6 +88,7 @@ class StatusLine(Widget, can_focus=True):
         self._shown_name = self._name_content(snapshot)
         self._dot: StatusDot | None = None
         self._ticking: list[TickingText] = []
+        self._name_static = Static(self._shown_name, id="name", markup=False)
 
     @property
     def snapshot(self) -> GuildSnapshot:
@@ -98,7 +99,7 @@ class StatusLine(Widget, can_focus=True):
         with Horizontal():
             yield StatusDot(status_kind(self._snapshot))
             yield StatusWord(self._clock)
-            yield Static(self._shown_name, id="name", markup=False)
+            yield self._name_static
             yield SilenceMark(self._clock)
         yield LastSeen(self._clock)
         yield Detail(self._clock)
@@ -111,17 +112,24 @@ class StatusLine(Widget, can_focus=True):
 
     def show(self, snapshot: GuildSnapshot) -> None:
         """Display a new snapshot of this guild (children repaint only what changed)."""
-        self._snapshot = snapshot
-        dot = self._dot or self.query_one(StatusDot)
+        before, self._snapshot = self._snapshot, snapshot
+        if self._dot is None:
+            # Held after the first show: a wake-up costs no DOM query (they are the children
+            # compose() made and never replaced).
+            self._dot = self.query_one(StatusDot)
+            self._ticking = list(self.query(TickingText))
+        dot = self._dot
         dot.kind = status_kind(snapshot)
         dot.live = snapshot.connection == "connected"
-        for line in self._ticking or self.query(TickingText):
+        for line in self._ticking:
             line.snapshot = snapshot
-        name = self._name_content(snapshot)
-        if name != self._shown_name:
-            # Static.update relayouts: only pay for that when the name really changed.
-            self._shown_name = name
-            self.query_one("#name", Static).update(name)
+        # The same label is the same name: made safe again only when it changed.
+        if before.label != snapshot.label:
+            name = self._name_content(snapshot)
+            if name != self._shown_name:
+                # Static.update relayouts: only pay for that when the name really changed.
+                self._shown_name = name
+                self._name_static.update(name)
 
     @staticmethod
     def _name_content(snapshot: GuildSnapshot) -> Content:

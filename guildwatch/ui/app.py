@@ -33,7 +33,7 @@ from guildwatch.errors import GuildwatchError
 from guildwatch.store import Clock, GuildSnapshot, StatusStore, Subscription
 from guildwatch.ui._engine import EngineLike
 from guildwatch.ui._footer import KeysFooter
-from guildwatch.ui._notices import Notice, NoticeTracker, merge_notices
+from guildwatch.ui._notices import Notice, NoticeTracker
 from guildwatch.ui._signals import ExitSignals
 from guildwatch.ui._silence import UNSILENCE, SilenceMark, SilencePicker
 from guildwatch.ui._status_line import StatusLine
@@ -294,8 +294,13 @@ class GuildwatchApp(App[None]):
     async def _show(self, changed: frozenset[str]) -> None:
         # In the store's order, so merged toasts and ties read the same way every time.
         snapshots = [self.store.get(g) for g in self.store.guild_ids if g in changed]
-        for snapshot in snapshots:
-            self._observe(snapshot)
+        # Only an "until back" silence listens (observe is a no-op for any other guild): with
+        # none, a wake-up over 10,000 guilds costs no alert_state per guild.
+        listening = {e.guild_id for e in self.silences.entries() if e.until_back}
+        if listening:
+            for snapshot in snapshots:
+                if snapshot.guild_id in listening:
+                    self._observe(snapshot)
         many = self.many
         if many is None and len(self.store.guild_ids) > 1:
             # A second guild arrived (e.g. "watch all my guilds"): switch to the list.
@@ -315,12 +320,12 @@ class GuildwatchApp(App[None]):
                     line.show(snapshot)
         if (detail := self._detail()) is not None and detail.guild_id in changed:
             detail.refresh_from_store()
-        notices = [n for snapshot in snapshots for n in self._notices.update(snapshot)]
-        self._announce(notices)
+        self._announce(self._notices.wake(snapshots))
 
     def _announce(self, notices: list[Notice]) -> None:
-        # A server restart with 1,000 guilds is one piece of news, not 1,000 toasts.
-        for notice in merge_notices(notices):
+        # Already merged (NoticeTracker.wake): a server restart with 1,000 guilds is one
+        # piece of news, not 1,000 toasts.
+        for notice in notices:
             if self._room_for_toasts():
                 self.notify(
                     notice.message, title=notice.title, severity=notice.severity, markup=False

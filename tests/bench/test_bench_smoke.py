@@ -17,6 +17,7 @@ from bench import (
     burst,
     idle,
     latency,
+    many_screen,
     memory,
     metrics,
     reconnect,
@@ -67,6 +68,7 @@ SMALLEST: dict[str, Callable[[], list[Row]]] = {
     redis_fanout.NAME: lambda: redis_fanout.run(1, streams=6, events=5, latency_events=5),
     metrics.NAME: lambda: metrics.run(1, guilds=100),
     shared_stream.NAME: lambda: shared_stream.run(1, counts=(3,), restart_guilds=3),
+    many_screen.NAME: lambda: many_screen.run(1, guilds=50),
 }
 
 SLOW = {memory.NAME, reconnect.NAME, startup.NAME, idle.NAME, latency.NAME}

@@ -295,3 +295,59 @@ def test_ten_thousand_shards() -> None:
     data = {"healthy": True, "shard": {"id": 9999, "count": 10_000, "connected": False}}
     status, _ = parse_status(json.dumps(data), now=NOW)
     assert status.shard == Shard(9999, 10_000, False)
+
+
+def _reference_timestamp(value: str) -> datetime | None:
+    """The timestamp rule without the engine's shortcuts: the cached parser's own body."""
+    from guildwatch.engine._payload import _parse_timestamp
+
+    try:
+        parsed: datetime = _parse_timestamp.__wrapped__(value)
+    except PayloadError:
+        return None
+    return parsed
+
+
+z_shaped = st.builds(
+    "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}{}Z".format,
+    st.integers(0, 9999),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.integers(0, 25),
+    st.integers(0, 61),
+    st.integers(0, 61),
+    st.sampled_from(["", ".5", ".123", ".123456", ".1234567"]),
+)
+
+
+@given(values=st.lists(st.one_of(z_shaped, st.text(max_size=30)), min_size=1, max_size=6))
+@settings(max_examples=400, deadline=None)
+def test_heartbeats_parse_as_the_plain_rule_however_they_repeat(values: list[str]) -> None:
+    # The hot path skips the cache for Z times and remembers the last one: same verdicts.
+    for value in values + values[::-1]:
+        expected = _reference_timestamp(value)
+        data = json.dumps({"healthy": True, "lastHeartbeat": value})
+        try:
+            status, _ = parse_status(data, now=NOW)
+        except PayloadError:
+            assert expected is None, value
+            continue
+        assert status.last_heartbeat == expected, value
+        assert status.last_heartbeat is not None
+        assert status.last_heartbeat.tzinfo is UTC
+
+
+def test_a_negative_skew_tolerance_still_compares_past_heartbeats() -> None:
+    # The shortcut for past heartbeats holds only for a tolerance >= 0.
+    past = (NOW - timedelta(seconds=30)).isoformat()
+    _, warning = parse_status(
+        json.dumps({"healthy": True, "lastHeartbeat": past}), now=NOW, skew_tolerance=-60
+    )
+    assert warning is not None
+    assert warning.kind == "clock_skew"
+
+
+def test_vitals_sent_as_nulls_are_no_vitals() -> None:
+    data = {"healthy": False, "lastHeartbeat": None, "version": "1", "latencyMs": None}
+    status, _ = parse_status(json.dumps(data | {"state": None}), now=NOW)
+    assert status == BotStatus(False, None, "1")

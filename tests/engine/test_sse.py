@@ -393,3 +393,33 @@ def test_events_match_httpx_sse_where_it_is_right(stream: bytes) -> None:
         if sse is not None:
             theirs.append(SSEEvent(sse.data, sse.event, sse.id))
     assert parse(stream)[0] == theirs
+
+
+raw_value = st.binary(max_size=10).map(lambda b: b.replace(b"\n", b"").replace(b"\r", b""))
+
+
+@st.composite
+def common_streams(draw: st.DrawFn) -> bytes:
+    """Runs of id:/data:/blank events with any bytes in the values (bad UTF-8, NUL in an id),
+    now and then broken by another line: the parser's fast path and its way back out."""
+    parts: list[bytes] = []
+    for _ in range(draw(st.integers(0, 12))):
+        kind = draw(st.sampled_from(["event", "event", "event", "other", "blank"]))
+        if kind == "event":
+            if draw(st.booleans()):
+                parts.append(draw(st.sampled_from([b"id:", b"id: "])) + draw(raw_value) + b"\n")
+            parts.append(draw(st.sampled_from([b"data:", b"data: "])) + draw(raw_value) + b"\n\n")
+        elif kind == "other":
+            parts.append(draw(st.sampled_from([b"event: x", b": c", b"data", b"id"])) + b"\n")
+        else:
+            parts.append(b"\n")
+    return b"".join(parts)
+
+
+@given(stream=common_streams(), cuts=st.lists(st.integers(0, 10_000), max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_runs_of_common_events_match_the_spec_in_any_reads(stream: bytes, cuts: list[int]) -> None:
+    points = sorted({cut % (len(stream) + 1) for cut in cuts})
+    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=True)]
+    tail = b"\ndata: z\n\n"  # ends any open block: its event carries the stream's last id
+    assert parse(*chunks, tail)[0] == reference_parse(stream + tail)

@@ -152,6 +152,18 @@ async def test_store_changes_reach_the_screen() -> None:
         assert "Check Discord" in screen_text(app)
 
 
+async def test_one_guild_renamed_shows_its_new_name_and_state() -> None:
+    # The line holds its children and skips the name when the label is the same: a rename
+    # must still reach the screen, and so must a status change after it.
+    app, store, _, clock = make_app()
+    async with app.run_test() as pilot:
+        store.add_guild(GUILD, name="Renamed Guild")
+        await wait_for(pilot, lambda: "Renamed Guild" in screen_text(app), "the new name")
+        put_in_state(store, "offline", clock)
+        await wait_for(pilot, lambda: "✕ Offline" in screen_text(app), "Offline on screen")
+        assert "Renamed Guild" in screen_text(app)
+
+
 async def test_a_guild_added_later_switches_to_the_list() -> None:
     app, store, _, clock = make_app()
     async with app.run_test() as pilot:

@@ -305,3 +305,48 @@ async def test_a_server_restart_over_many_guilds_is_one_toast_not_hundreds() -> 
         assert titles.count("Connection lost") == 1
         lost = next(n for n in app._notifications if n.title == "Connection lost")
         assert lost.message.startswith("50 guilds: Guild 0, Guild 1, Guild 2, …")
+
+
+async def test_the_kept_counts_and_cursor_follow_every_change() -> None:
+    # The list keeps its counts and row indexes as it goes (no rescan per wake-up): after
+    # changes of group, a filter and cursor moves they still say what a full scan says.
+    from guildwatch.ui._many import summary, summary_of
+
+    clock = FakeClock()
+    store = _many(40, clock)
+    app, _, _ = _app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        guild_list = app.query_one(GuildList)
+        states: tuple[State, ...] = ("offline", "lost", "online", "reconnecting")
+        for round_, state in enumerate(states):
+            for guild_id in store.guild_ids[round_::3]:
+                put_in_state(store, state, clock, guild_id)
+            await wait_for(
+                pilot,
+                lambda: all(guild_list.snapshot(g) is store.get(g) for g in store.guild_ids),
+                "the changes on screen",
+            )
+            assert summary_of(guild_list.kind_counts) == summary(store.snapshots())
+            await pilot.press("down", "down")
+            assert guild_list.rows[guild_list.cursor] == guild_list.selected
+        guild_list.set_filter("Guild 1")
+        await pilot.press("end")
+        assert guild_list.selected == guild_list.rows[-1]
+        assert guild_list.cursor == len(guild_list.rows) - 1
+        assert summary_of(guild_list.kind_counts) == summary(store.snapshots())
+
+
+def test_a_renamed_guild_is_named_anew_in_its_next_notice() -> None:
+    from guildwatch.ui._notices import NoticeTracker
+
+    clock = FakeClock()
+    store = _many(1, clock)
+    guild_id = store.guild_ids[0]
+    tracker = NoticeTracker()
+    tracker.seed(store.get(guild_id))
+    put_in_state(store, "offline", clock, guild_id)
+    assert [n.guild for n in tracker.update(store.get(guild_id))] == ["Guild 0"]
+    store.add_guild(guild_id, name="Renamed")
+    put_in_state(store, "online", clock, guild_id)
+    assert [n.guild for n in tracker.update(store.get(guild_id))] == ["Renamed"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from guildwatch.store import StatusStore
-from guildwatch.ui._notices import NoticeTracker
+from guildwatch.ui._notices import NoticeTracker, merge_notices
 from tests.ui.support import GUILD, HOSTILE, FakeClock, State, put_in_state, seeded_store
 
 
@@ -63,3 +63,39 @@ def test_messages_are_sanitised_and_bounded() -> None:
         assert "\x1b" not in notice.message
         assert "\u202e" not in notice.message
         assert len(notice.message) < 300
+
+
+def _many_online(count: int) -> tuple[list[StatusStore], FakeClock]:
+    clock = FakeClock()
+    stores = [seeded_store("online", clock, guild_id=f"{n:018d}") for n in range(count)]
+    return stores, clock
+
+
+def test_a_wake_up_gives_what_merging_each_update_gives() -> None:
+    # wake() writes out only the notices shown: the result must be the eager merge's.
+    for count in (2, 3, 4, 12):
+        for state in ("offline", "reconnecting", "lost"):
+            stores, clock = _many_online(count)
+            lazy, eager = NoticeTracker(), NoticeTracker()
+            for store in stores:
+                lazy.seed(store.get(store.guild_ids[0]))
+                eager.seed(store.get(store.guild_ids[0]))
+            for store in stores:
+                put_in_state(store, state, clock, guild_id=store.guild_ids[0])
+            snapshots = [store.get(store.guild_ids[0]) for store in stores]
+            expected = merge_notices([n for s in snapshots for n in eager.update(s)])
+            assert expected  # every count and state here is news
+            assert lazy.wake(snapshots) == expected
+
+
+def test_an_unchanged_connection_and_health_say_nothing_again() -> None:
+    # A heartbeat is a new snapshot with the same pair: skipped, yet a later flip still counts.
+    clock = FakeClock()
+    store = seeded_store("online", clock)
+    tracker = NoticeTracker()
+    tracker.seed(store.get(GUILD))
+    for _ in range(3):
+        put_in_state(store, "online", clock)
+        assert tracker.wake([store.get(GUILD)]) == []
+    put_in_state(store, "offline", clock)
+    assert [n.title for n in tracker.wake([store.get(GUILD)])] == ["Bot offline"]
