@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 import os
 import sys
@@ -136,6 +137,10 @@ def _watch(options: Options, store: StatusStore) -> int:
     from guildwatch.engine import Engine
 
     engine = Engine(engine_settings, store)
+    # As the screen does after its first frame (GuildwatchApp's freeze_heap): the modules and
+    # every guild's first snapshot live as long as the process, so the collector's full passes
+    # need not rescan them (100,000 guilds).
+    gc.freeze()
     return asyncio.run(_headless_run(options, store, engine, sys.stdout, alerts, silences))
 
 

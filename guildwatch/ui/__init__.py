@@ -55,6 +55,7 @@ def run_tui(
         hangup_grace=HANGUP_GRACE,
         silences=silences,
         silence_reports=silence_reports,
+        freeze_heap=True,
     )
     try:
         # inline_no_clear: the final state stays under the prompt, like any command's output.
