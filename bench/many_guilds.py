@@ -29,14 +29,14 @@ from guildwatch.engine import Engine, EngineSettings, start_jitter_for
 from guildwatch.store import StatusStore
 
 
-def _rss_mib() -> float:
+def own_rss_mib() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def _sockets() -> int:
+def own_sockets() -> int:
     count = 0
     for fd in os.listdir("/proc/self/fd"):
         try:
@@ -67,7 +67,7 @@ async def _watch(
         while not all(s.connection == "connected" and s.status for s in store.snapshots()):
             await asyncio.sleep(0.05)
     connected = time.monotonic() - started
-    rss, sockets = _rss_mib(), _sockets()
+    rss, sockets = own_rss_mib(), own_sockets()
     cpu_before, wall_before = _cpu_seconds(), time.monotonic()
     await asyncio.sleep(idle)
     idle_cpu = 100 * (_cpu_seconds() - cpu_before) / (time.monotonic() - wall_before)

@@ -24,32 +24,14 @@ import secrets
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from bench._report import Figure, Row
 from bench._servers import ServerThread, bench_config, bench_guild_ids
+from bench.many_guilds import own_rss_mib, own_sockets
 
 NAME = "shared_stream"
 COUNTS = (10_000, 100_000)
 TIMEOUT = 120.0
-
-
-def _rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _sockets() -> int:
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
-                count += 1
-        except OSError:
-            continue
-    return count
 
 
 def _guild_ids(url: str, token: str) -> list[str]:
@@ -74,7 +56,7 @@ async def _engine(url: str, token: str, guilds: list[str]) -> dict[str, float]:
         while not all(s.status is not None for s in store.snapshots()):
             await asyncio.sleep(0.05)
     elapsed = time.monotonic() - started
-    figures = {"seconds": elapsed, "rss_mib": _rss_mib(), "sockets": _sockets()}
+    figures = {"seconds": elapsed, "rss_mib": own_rss_mib(), "sockets": own_sockets()}
     await engine.stop()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -87,7 +69,7 @@ async def _bare(guilds: list[str]) -> dict[str, float]:
 
     store = StatusStore()
     store.add_guilds(guilds)
-    return {"rss_mib": _rss_mib(), "sockets": _sockets()}
+    return {"rss_mib": own_rss_mib(), "sockets": own_sockets()}
 
 
 async def _raw(url: str, token: str, guilds: list[str]) -> dict[str, float]:
