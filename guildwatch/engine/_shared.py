@@ -31,7 +31,7 @@ from guildwatch.engine._poll import Fetched, Poller, fetch_status
 from guildwatch.engine._settings import EngineSettings
 from guildwatch.engine._sse import SSEEvent
 from guildwatch.engine._stream import StreamConnection, guild_url, redact
-from guildwatch.errors import ConnectionFailed, GuildwatchError, PayloadError, ServerRejected
+from guildwatch.errors import GuildwatchError, PayloadError, ServerRejected
 from guildwatch.store import Problem, StatusStore
 
 log = logging.getLogger("guildwatch.engine")
@@ -216,28 +216,16 @@ class SharedWatcher:
         )
         self._warned_no_guild = False
         self._seen = None if resume else set()
-        opened_at: float | None = None
-
-        def opened() -> None:
-            nonlocal opened_at
-            opened_at = time.monotonic()
-            self._on_connected()
-
-        failure: GuildwatchError
         try:
-            async for events in connection.events(opened):
-                self._last_event_id = connection.last_event_id
-                self._on_events(events)
-            failure = ConnectionFailed("The server ended the shared stream.")
-        except GuildwatchError as exc:
-            failure = exc
+            return await connection.follow(
+                self._on_connected, self._on_events, ended="The server ended the shared stream."
+            )
         finally:
             self._connected = False
             self._seen = None
             self._last_event_id = connection.last_event_id
             if connection.retry_ms is not None:
                 self._retry_floor = connection.retry_ms / 1000
-        return failure, None if opened_at is None else time.monotonic() - opened_at
 
     def _on_connected(self) -> None:
         self._connected = True

@@ -17,6 +17,7 @@ import asyncio
 import email.utils
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from datetime import datetime
@@ -30,6 +31,7 @@ from guildwatch.errors import (
     ConfigError,
     ConnectionFailed,
     ErrorKind,
+    GuildwatchError,
     ServerRejected,
     WatchdogTimeout,
     WrongContentType,
@@ -227,6 +229,35 @@ class StreamConnection:
     def retry_ms(self) -> int | None:
         """The server's latest valid ``retry:``, if it sent one on this connection."""
         return self._parser.retry_ms
+
+    async def follow(
+        self,
+        on_open: Callable[[], None],
+        on_events: Callable[[list[SSEEvent]], None],
+        *,
+        ended: str,
+    ) -> tuple[GuildwatchError, float | None]:
+        """Run :meth:`events` to its end, each read handed to ``on_events``: why it ended
+        (``ended`` for a clean end of the body) and how long it was open (None: never).
+
+        Every end is the returned failure, nothing is raised; ``last_event_id`` and
+        ``retry_ms`` stay readable afterwards (9.2.6: they count even when no event fired).
+        """
+        opened_at: float | None = None
+
+        def opened() -> None:
+            nonlocal opened_at
+            opened_at = time.monotonic()
+            on_open()
+
+        failure: GuildwatchError
+        try:
+            async for events in self.events(opened):
+                on_events(events)
+            failure = ConnectionFailed(ended)
+        except GuildwatchError as exc:
+            failure = exc
+        return failure, None if opened_at is None else time.monotonic() - opened_at
 
     async def events(self, on_open: Callable[[], None]) -> AsyncIterator[list[SSEEvent]]:
         """Connect and yield the events of each read (never an empty list); returns on a clean

@@ -25,7 +25,7 @@ from guildwatch.engine._poll import Fetched, Parse, Poller, fetch_status
 from guildwatch.engine._settings import EngineSettings
 from guildwatch.engine._sse import SSEEvent
 from guildwatch.engine._stream import StreamConnection, guild_url
-from guildwatch.errors import ConnectionFailed, GuildwatchError, PayloadError
+from guildwatch.errors import GuildwatchError, PayloadError
 from guildwatch.store import (
     _UNSET,
     Clock,
@@ -209,28 +209,16 @@ class GuildWatcher:
             clock=self._store.clock,
             last_event_id=self._last_event_id,
         )
-        opened_at: float | None = None
-
-        def opened() -> None:
-            nonlocal opened_at
-            opened_at = time.monotonic()
-            self._on_connected()
-
-        failure: GuildwatchError
         try:
-            async for events in connection.events(opened):
-                self._last_event_id = connection.last_event_id
-                self._on_events(events)
-            failure = ConnectionFailed("The server ended the stream.")
-        except GuildwatchError as exc:
-            failure = exc
+            return await connection.follow(
+                self._on_connected, self._on_events, ended="The server ended the stream."
+            )
         finally:
             self._connected = False
             # 9.2.6: the id and retry: of a block count even when no event fired.
             self._last_event_id = connection.last_event_id
             if connection.retry_ms is not None:
                 self._retry_floor = connection.retry_ms / 1000
-        return failure, None if opened_at is None else time.monotonic() - opened_at
 
     def _on_connected(self) -> None:
         self._connected = True
