@@ -35,7 +35,7 @@ from starlette.types import Receive, Scope, Send
 from guildwatch.server._auth import Grant
 from guildwatch.server._config import GUILD_ID_RE
 from guildwatch.server._faults import MALFORMED_DATA, SHARED, Fault, FaultBoard
-from guildwatch.server._http import check_client, error_response, fault_response
+from guildwatch.server._http import check_client, error_response
 from guildwatch.server._model import Event, Gone, GuildFilter, SharedSubscriber
 from guildwatch.server._stream import (
     SEP,
@@ -138,27 +138,12 @@ class SharedStreamEndpoint(StreamEndpoint):
         if isinstance(wanted, Response):
             await wanted(scope, receive, send)
             return
-        refused = fault_response(state, SHARED) or self._portal_page(SHARED)
-        if refused is None and state.faults is not None and state.faults.get(SHARED).stall:
-            if await self._wait_out_stall(SHARED, receive):
-                await self._serve(scope, receive, send)
-                return
-            if not state.stopping.is_set():
-                return  # the client left
-        if refused is None and state.stopping.is_set():
-            refused = error_response(503, "stopping", "server is shutting down")
-        if refused is not None:
-            await refused(scope, receive, send)
+        admitted = await self._admit(SHARED, scope, receive, send)
+        if admitted == "again":
+            await self._serve(scope, receive, send)
             return
-        config = state.config
         # One stream towards the per-token limit, however many guilds it carries.
-        if not await state.store.acquire_stream(checked.tag, config.max_streams_per_token):
-            await error_response(
-                429,
-                "too_many_streams",
-                f"at most {config.max_streams_per_token} open streams per token",
-                {"Retry-After": str(config.stream_limit_retry_after)},
-            )(scope, receive, send)
+        if admitted == "answered" or not await self._acquire(checked.tag, scope, receive, send):
             return
         try:
             await self._shared_stream(scope, receive, send, checked, wanted or None, request)

@@ -20,6 +20,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
+from typing import Literal
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
@@ -140,33 +141,50 @@ class StreamEndpoint:
         if isinstance(checked, Response):
             await checked(scope, receive, send)
             return
-        refused = fault_response(state, guild_id) or self._portal_page(guild_id)
-        if refused is None and state.faults is not None and state.faults.get(guild_id).stall:
-            # No bytes at all, not even headers, until healed; then start over.
-            if await self._wait_out_stall(guild_id, receive):
-                await self._serve(scope, receive, send)
-                return
-            if not state.stopping.is_set():
-                return  # the client left
-        if refused is None and state.stopping.is_set():
-            refused = error_response(503, "stopping", "server is shutting down")
-        if refused is not None:
-            await refused(scope, receive, send)
+        admitted = await self._admit(guild_id, scope, receive, send)
+        if admitted == "again":
+            await self._serve(scope, receive, send)
             return
-        config = state.config
-        # Counted in the store: with Redis, the limit holds across every replica.
-        if not await state.store.acquire_stream(checked.tag, config.max_streams_per_token):
-            await error_response(
-                429,
-                "too_many_streams",
-                f"at most {config.max_streams_per_token} open streams per token",
-                {"Retry-After": str(config.stream_limit_retry_after)},
-            )(scope, receive, send)
+        if admitted == "answered" or not await self._acquire(checked.tag, scope, receive, send):
             return
         try:
             await self._stream(scope, receive, send, guild_id, request)
         finally:
             await state.store.release_stream(checked.tag)
+
+    async def _admit(
+        self, key: str, scope: Scope, receive: Receive, send: Send
+    ) -> Literal["go", "again", "answered"]:
+        """Faults, a stall and a stop, before a stream of ``key`` starts: ``go`` on, serve
+        ``again`` (a stall healed), or ``answered`` (refused, or the client left)."""
+        state = self._state
+        refused = fault_response(state, key) or self._portal_page(key)
+        if refused is None and state.faults is not None and state.faults.get(key).stall:
+            # No bytes at all, not even headers, until healed; then start over.
+            if await self._wait_out_stall(key, receive):
+                return "again"
+            if not state.stopping.is_set():
+                return "answered"  # the client left
+        if refused is None and state.stopping.is_set():
+            refused = error_response(503, "stopping", "server is shutting down")
+        if refused is not None:
+            await refused(scope, receive, send)
+            return "answered"
+        return "go"
+
+    async def _acquire(self, tag: str, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Count one more stream for the token, or answer 429 (False)."""
+        config = self._state.config
+        # Counted in the store: with Redis, the limit holds across every replica.
+        if await self._state.store.acquire_stream(tag, config.max_streams_per_token):
+            return True
+        await error_response(
+            429,
+            "too_many_streams",
+            f"at most {config.max_streams_per_token} open streams per token",
+            {"Retry-After": str(config.stream_limit_retry_after)},
+        )(scope, receive, send)
+        return False
 
     def _portal_page(self, guild_id: str) -> Response | None:
         """A ``content_type`` fault: 200 with a login page, as a captive portal answers."""
