@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -32,7 +32,7 @@ _BOT_STATES: list[tuple[StatusKind, str]] = [
 
 # Short lines (at most 36 columns: they fit a 40-column pane inside the border, the padding
 # and the scrollbar); anything longer wraps rather than being cut.
-HELP_TEXT = "\n".join(
+KEYS_TEXT = "\n".join(
     [
         "Keys",
         "  r      retry now (selected guild)",
@@ -43,7 +43,10 @@ HELP_TEXT = "\n".join(
         "  s S    silence one / all guilds",
         "  ?      this help (Esc closes it)",
         "  q      quit (also Ctrl+C, Ctrl+Q)",
-        "",
+    ]
+)
+STATES_TEXT = "\n".join(
+    [
         "States",
         *(f"  {GLYPHS[kind]} {word}\n      {meaning}" for kind, word, meaning in _STATES[:1]),
         *(f"  {GLYPHS[kind]} {words}" for kind, words in _BOT_STATES),
@@ -52,12 +55,15 @@ HELP_TEXT = "\n".join(
         "  down; the status was polled then.",
         "  ~ 14m: silenced, no alerts; also",
         "  while the bot is in maintenance.",
-        "",
-        'Point at "Last seen" for the exact',
-        "time. One guild: its dot pulses.",
     ]
 )
-"""Plain text (rendered as Content, not markup)."""
+TIPS_TEXT = 'Point at "Last seen" for the exact\ntime. One guild: its dot pulses.'
+HELP_TEXT = f"{KEYS_TEXT}\n\n{STATES_TEXT}\n\n{TIPS_TEXT}"
+"""Plain text (rendered as Content, not markup), in the order one column shows it."""
+
+COLUMNS_FROM = 80
+"""From this width on, keys (and tips) and states sit side by side, so that the whole help
+fits an 80x24 terminal without scrolling (one column of it is 30 rows)."""
 
 
 class HelpScreen(ModalScreen[None]):
@@ -86,9 +92,25 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen.-narrow > VerticalScroll {
         padding: 0;
     }
+    HelpScreen.-columns > VerticalScroll {
+        width: 78;
+    }
     HelpScreen Static {
         width: 1fr;
         text-wrap: wrap;
+    }
+    /* One column below COLUMNS_FROM, two from it on: both are composed, CSS shows one. */
+    HelpScreen #columns, HelpScreen.-columns #single {
+        display: none;
+    }
+    HelpScreen.-columns #columns {
+        display: block;
+        layout: horizontal;
+        height: auto;
+    }
+    HelpScreen #columns Vertical {
+        width: 1fr;
+        height: auto;
     }
     /* Help stays on top: toasts wait (in the app's list) until it closes. Visibility,
        as the rack sets its own display whenever a notification comes or goes. */
@@ -100,7 +122,13 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "dismiss", "Close", show=True),
     ]
+    # A screen's breakpoints replace the app's; only -narrow is styled here besides -columns.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (30, "-wide"), (COLUMNS_FROM, "-columns")]  # noqa: RUF012
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(Content(HELP_TEXT))
+            yield Static(Content(HELP_TEXT), id="single")
+            with Horizontal(id="columns"):
+                with Vertical():
+                    yield Static(Content(f"{KEYS_TEXT}\n\n{TIPS_TEXT}"))
+                yield Static(Content(STATES_TEXT))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from textual.containers import VerticalScroll
 
 from guildwatch.store import Problem
 from guildwatch.ui import GuildwatchApp
@@ -101,6 +102,21 @@ async def test_help_at_40x10_wraps_instead_of_cutting_and_scrolls_to_the_states(
         await pilot.press("end")
         await pilot.pause()
         assert "time. One guild: its dot pulses." in help_rows(app)
+
+
+async def test_help_at_80x24_shows_all_of_it_in_two_columns_without_scrolling() -> None:
+    app, _ = one()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = screen_text(app)
+        for line in HELP_TEXT.splitlines():
+            assert line.strip() in text, line
+        header = text.splitlines()[3]
+        assert "Keys" in header
+        assert "States" in header
+        scroll = app.screen.query_one(VerticalScroll)
+        assert scroll.max_scroll_y == 0
 
 
 async def test_help_in_a_20x3_split_is_text_not_just_a_frame() -> None:
