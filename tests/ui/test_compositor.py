@@ -1,4 +1,4 @@
-"""The lean compositor writes exactly what Textual's own would, for any partial repaint.
+"""The lean compositor writes the same cells as Textual's own, for any partial repaint.
 
 ``LeanCompositor`` (guildwatch/ui/_compositor.py) only skips widgets with no cell inside the
 repainted area; these tests repaint every widget's region, every cell of the top rows and
@@ -9,15 +9,17 @@ two compositors produce for the same dirty regions.
 from __future__ import annotations
 
 import random
+import re
 import types
 
+import pytest
 from textual._compositor import Compositor
 from textual.geometry import Region
 
 from guildwatch.store import StatusStore
 from guildwatch.ui import GuildwatchApp
 from guildwatch.ui._compositor import LeanCompositor
-from tests.ui.support import FakeClock, RecordingEngine, mixed_store, seeded_store
+from tests.ui.support import FakeClock, RecordingEngine, State, mixed_store, seeded_store
 
 SIZE = (80, 24)
 
@@ -36,15 +38,22 @@ def dirty_sets(compositor: Compositor) -> list[set[Region]]:
     return [{r} for r in regions + cells + boxes] + pairs
 
 
+IDLE_MOVE = re.compile(r"\x1b\[\d+;\d+H(?=\x1b\[\d+;\d+H|\r?\n|$)")
+"""A cursor move with nothing written after it. Textual's own loop emits one for a chop that
+starts exactly at the crop's right edge (painted by a widget behind the changed one); it
+changes no cell, and the lean loop, which stops at the covering widget, does not emit it."""
+
+
 def partial(compositor: Compositor, dirty: set[Region], app: GuildwatchApp) -> str:
+    """What a partial update of ``dirty`` writes, without moves that write nothing."""
     compositor._dirty_regions.update(dirty)
     update = compositor.render_partial_update()
     assert update is not None
-    return update.render_segments(app.console)
+    return IDLE_MOVE.sub("", update.render_segments(app.console))
 
 
-async def same_output(app: GuildwatchApp) -> int:
-    async with app.run_test(size=SIZE) as pilot:
+async def same_output(app: GuildwatchApp, size: tuple[int, int] = SIZE) -> int:
+    async with app.run_test(size=size) as pilot:
         await pilot.pause()
         compositor = app.screen._compositor
         assert isinstance(compositor, LeanCompositor)
@@ -63,17 +72,23 @@ async def same_output(app: GuildwatchApp) -> int:
         return compared
 
 
-async def test_one_guild_screen_repaints_the_same() -> None:
+SIZES = [(80, 24), (40, 10), (120, 30)]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("state", ["online", "offline", "lost", "maintenance"])
+async def test_one_guild_screen_repaints_the_same(state: State, size: tuple[int, int]) -> None:
     clock = FakeClock()
-    store: StatusStore = seeded_store("online", clock)
+    store: StatusStore = seeded_store(state, clock)
     app = GuildwatchApp(store, RecordingEngine(), animation=False, clock=clock)
-    assert await same_output(app) > 400
+    assert await same_output(app, size) > 200
 
 
-async def test_guild_list_repaints_the_same() -> None:
+@pytest.mark.parametrize("size", SIZES)
+async def test_guild_list_repaints_the_same(size: tuple[int, int]) -> None:
     clock = FakeClock()
     app = GuildwatchApp(mixed_store(clock), RecordingEngine(), animation=False, clock=clock)
-    assert await same_output(app) > 400
+    assert await same_output(app, size) > 200
 
 
 async def test_the_pulse_renders_only_what_it_covers() -> None:
@@ -88,6 +103,6 @@ async def test_the_pulse_renders_only_what_it_covers() -> None:
         dot = app.query_one(StatusDot)
         dot_region = compositor.visible_widgets[dot][0]
         rendered = [region for region, _, _ in compositor._get_renders(dot_region)]
-        # The dot and its four containers (row, line, list, screen); not the footer or words.
-        assert len(rendered) == 5
-        assert all(region.overlaps(dot_region) for region in rendered)
+        # The dot covers its cells: nothing behind it (row, line, list, screen, and the
+        # footer and words in the same containers, which Textual renders too) is rendered.
+        assert rendered == [dot_region]
