@@ -113,8 +113,12 @@ class SharedWatcher:
         """A ``ready`` was seen: until then every connection starts fresh (no Last-Event-ID),
         so that the first ``ready`` can tell which watched guilds the stream does not carry."""
         self._seen: set[str] | None = None
+        """Guilds with a status or a gone on this connection, until its ``ready``."""
+        self._sent_id: int | None = None
+        """This connection's ``Last-Event-ID`` as a number (None: none sent, or not a number)."""
+        self._replayed = False
+        """No event of the first part so far proves it current statuses (see _on_ready)."""
         self._warned_no_guild = False
-        """Guilds with a status or a gone on this fresh connection, until its ``ready``."""
         self._waiting = False
         self._wake = asyncio.Event()
         self._pollers: dict[str, tuple[Poller, asyncio.Task[None]]] = {}
@@ -215,7 +219,9 @@ class SharedWatcher:
             last_event_id=resume,
         )
         self._warned_no_guild = False
-        self._seen = None if resume else set()
+        self._seen = set()
+        self._sent_id = int(resume) if resume.isdigit() else None
+        self._replayed = bool(resume)
         try:
             return await connection.follow(
                 self._on_connected, self._on_events, ended="The server ended the shared stream."
@@ -250,7 +256,7 @@ class SharedWatcher:
         carried = self._carried
         seen = self._seen
         pending: dict[str, list[tuple[Any, Problem | None]]] = {}
-        for data, event_type, _ in events:
+        for data, event_type, event_id in events:
             if event_type == "status":
                 guild_id = _guild_of(data)
                 if guild_id is None or guild_id not in carried:
@@ -260,6 +266,12 @@ class SharedWatcher:
                     continue  # a guild this client does not watch (the stream carries all)
                 if seen is not None:
                     seen.add(guild_id)
+                    if (
+                        self._replayed
+                        and self._sent_id is not None
+                        and _at_most(event_id, self._sent_id)
+                    ):
+                        self._replayed = False  # a replay never repeats an id: current statuses
                 try:
                     status = parse_status(data, now=now, skew_tolerance=tolerance)
                 except PayloadError as exc:
@@ -282,16 +294,20 @@ class SharedWatcher:
                 for guild_id, statuses in pending.items():
                     store.apply_statuses(guild_id, statuses, source="stream")
                 pending = {}
-                self._on_ready()
+                self._on_ready(data)
             # Any other event type is ignored (docs/protocol.md: forward-compatible).
         for guild_id, statuses in pending.items():
             store.apply_statuses(guild_id, statuses, source="stream")
 
-    def _on_ready(self) -> None:
+    def _on_ready(self, data: str) -> None:
         seen, self._seen = self._seen, None
         self._ready_once = True
-        if seen is None:
-            return  # a resume: only the later events came, so silence says nothing
+        resumed = _resumed_flag(data)
+        replayed = self._replayed if resumed is None else resumed
+        if seen is None or replayed:
+            return  # a replay: only the later events came, so silence says nothing
+        # Current statuses (a fresh connection, or an id the server did not know): a watched
+        # guild without a status or a gone is not carried.
         missing = [guild_id for guild_id in self._carried if guild_id not in seen]
         log.info(
             "shared stream: ready, %d guilds carried, %d handed to their own streams",
@@ -411,6 +427,19 @@ class SharedWatcher:
         tasks.extend(self._stopped_polls)
         if tasks:
             await asyncio.wait(tasks)  # unlike awaiting them, never swallows our own cancel
+
+
+def _at_most(event_id: str, bound: int) -> bool:
+    return event_id.isdigit() and int(event_id) <= bound
+
+
+def _resumed_flag(data: str) -> bool | None:
+    """``ready``'s ``resumed`` (docs/protocol.md), or None from a server that predates it."""
+    with contextlib.suppress(ValueError, RecursionError):
+        document = _decode_json(data)
+        if isinstance(document, dict) and isinstance(flag := document.get("resumed"), bool):
+            return flag
+    return None
 
 
 def _guild_of(data: str) -> str | None:

@@ -209,6 +209,9 @@ class SharedStart(NamedTuple):
     ``Last-Event-ID`` in order (the inbox may hold some of them again: skip sent ids)."""
     carried: int
     """How many guilds the stream carries (``event: ready``'s ``guilds``)."""
+    resumed: bool = False
+    """``first`` replays the events after a known ``Last-Event-ID`` (``ready``'s ``resumed``);
+    False: it is the current status of every carried guild."""
 
 
 class _Channel:
@@ -549,7 +552,7 @@ class StatusModel:
             first = self.current_events(subscriber.carries)
         else:
             first = [event for event in later if subscriber.carries(event.guild_id)]
-        return SharedStart(subscriber, first, carried)
+        return SharedStart(subscriber, first, carried, resumed=later is not None)
 
     # -- writing -------------------------------------------------------------------------
 

@@ -515,7 +515,7 @@ class RedisStore:
         except BaseException:
             self.unsubscribe(subscriber)
             raise
-        return SharedStart(subscriber, first, carried)
+        return SharedStart(subscriber, first, carried, resumed=later is not None)
 
     async def _history_after(self, last_event_id: str | None) -> list[Event] | None:
         """Guild events after a known id from the fan-out Stream; None: not known (trimmed,

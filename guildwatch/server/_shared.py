@@ -36,7 +36,7 @@ from guildwatch.server._auth import Grant
 from guildwatch.server._config import GUILD_ID_RE
 from guildwatch.server._faults import MALFORMED_DATA, SHARED, Fault, FaultBoard
 from guildwatch.server._http import check_client, error_response
-from guildwatch.server._model import Event, Gone, GuildFilter, SharedSubscriber
+from guildwatch.server._model import Event, Gone, GuildFilter, SharedStart, SharedSubscriber
 from guildwatch.server._stream import (
     SEP,
     STREAM_HEADERS,
@@ -92,9 +92,10 @@ def gone_frame(gone: Gone, retry: int | None = None) -> bytes:
     return _named_frame("gone", data, retry)
 
 
-def ready_frame(guilds: int, retry: int | None = None) -> bytes:
-    """``event: ready`` (no ``id:``): the first part is complete."""
-    return _named_frame("ready", {"guilds": guilds}, retry)
+def ready_frame(guilds: int, retry: int | None = None, *, resumed: bool = False) -> bytes:
+    """``event: ready`` (no ``id:``): the first part, a replay or the current statuses, is
+    complete."""
+    return _named_frame("ready", {"guilds": guilds, "resumed": resumed}, retry)
 
 
 def fault_gone(guild_id: str, fault: Fault) -> Gone | None:
@@ -198,7 +199,7 @@ class SharedStreamEndpoint(StreamEndpoint):
         timed_out = False
         try:
             response = EventSourceResponse(
-                self._shared_events(subscriber, first_gone, start.first, start.carried),
+                self._shared_events(subscriber, first_gone, start),
                 headers=STREAM_HEADERS,
                 ping=state.config.heartbeat_interval,
                 ping_message_factory=heartbeat_comment,
@@ -241,8 +242,7 @@ class SharedStreamEndpoint(StreamEndpoint):
         self,
         subscriber: SharedSubscriber,
         first_gone: list[Gone],
-        first: list[Event],
-        carried: int,
+        start: SharedStart,
     ) -> AsyncIterator[bytes]:
         faults = self._state.faults
         metrics = self._metrics
@@ -253,7 +253,7 @@ class SharedStreamEndpoint(StreamEndpoint):
         last_id = 0
         ready = False
         gone: Iterable[Gone] = first_gone
-        events: list[Event] = first
+        events: list[Event] = start.first
         while True:
             for notice in gone:
                 parts.append(gone_frame(notice, retry))
@@ -284,7 +284,7 @@ class SharedStreamEndpoint(StreamEndpoint):
                 metrics.shared_events_sent += counted
                 return
             if not ready:
-                parts.append(ready_frame(carried, retry))
+                parts.append(ready_frame(start.carried, retry, resumed=start.resumed))
                 retry = None
                 ready = True
             if parts:

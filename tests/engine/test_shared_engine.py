@@ -584,3 +584,69 @@ async def test_a_fatal_answer_while_polling_stops_the_polls() -> None:
     error = store.get(beta).error
     assert error is not None
     assert error.kind == "auth"
+
+
+def _status(event_id: int, guild: str, version: str) -> bytes:
+    data = json.dumps({"guild": guild, "healthy": True, "version": version})
+    return f"event: status\nid: {event_id}\ndata: {data}\n\n".encode()
+
+
+# The second connection's first part, each after a first connection that carried all three
+# (ids 10-12) and ended: (its events, its ready, whether the missing third guild is handed over).
+SECOND_PARTS = {
+    # An old server (no "resumed") that did not know id 12: ids at or below it are current.
+    "old server, unknown id": (_status(5, "1001", "b") + _status(6, "1002", "b"), {}, True),
+    # A newer server says so, whatever the ids look like (here they are above 12).
+    "resumed false": (
+        _status(100, "1001", "b") + _status(101, "1002", "b"),
+        {"resumed": False},
+        True,
+    ),
+    # A replay of what came after 12: silence about the third guild says nothing.
+    "resumed true": (_status(13, "1001", "b"), {"resumed": True}, False),
+    "old server, replay": (_status(13, "1001", "b"), {}, False),
+}
+
+
+@pytest.mark.parametrize("case", SECOND_PARTS)
+async def test_an_unknown_resume_id_gets_current_statuses_and_hands_over_the_missing(
+    case: str,
+) -> None:
+    alpha, beta, gamma = "1001", "1002", "1003"
+    events, ready, handed_over = SECOND_PARTS[case]
+    connections = 0
+
+    async def handler(conn: Conn) -> None:
+        nonlocal connections
+        if not conn.request.target.startswith(SHARED_PATH):
+            await conn.respond(404)  # the handed-over guild's own stream and polls
+            return
+        connections += 1
+        await conn.head()
+        if connections == 1:
+            first = b"".join(_status(10 + n, g, "a") for n, g in enumerate((alpha, beta, gamma)))
+            await conn.send(first + b'event: ready\ndata: {"guilds": 3}\n\n')
+            await conn.close()  # the client resumes from id 12
+            return
+        frame = json.dumps({"guilds": 2, **ready}).encode()
+        await conn.send(events + b"event: ready\ndata: " + frame + b"\n\n")
+        await conn.hold()
+
+    store = store_for(alpha, beta, gamma)
+    async with RawServer(handler) as server:
+        settings = fast_settings(server.url, multiplex="auto", backoff_base=0.01)
+        async with running(settings, store) as engine:
+            await wait_until(lambda: version(store, alpha) == "b")
+            await wait_until(lambda: store.get(alpha).connection == "connected")
+            if handed_over:
+                await wait_until(lambda: store.get(gamma).connection == "error")
+                assert set(engine._watchers) == {gamma}
+                error = store.get(gamma).error
+                assert error is not None
+                assert error.kind == "not_found"
+            else:
+                assert engine._watchers == {}
+                assert store.get(gamma).connection == "connected"
+                assert version(store, gamma) == "a"
+        shared = [r for r in server.requests if r.target.startswith(SHARED_PATH)]
+        assert shared[1].headers["last-event-id"] == "12"

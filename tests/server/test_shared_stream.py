@@ -120,7 +120,7 @@ async def test_a_fresh_connection_gets_every_status_in_id_order_then_ready(
             real_server.status(guild_id)
         )
     assert ready.id is None
-    assert ready.json() == {"guilds": 3}
+    assert ready.json() == {"guilds": 3, "resumed": False}
 
 
 async def test_frames_are_named_with_the_guild_first_and_one_data_line(
@@ -147,7 +147,7 @@ async def test_frames_are_named_with_the_guild_first_and_one_data_line(
         b'"version":null}'
     )
     assert lines[3] == b"retry: 100"
-    assert ready == b'event: ready\ndata: {"guilds":1}'
+    assert ready == b'event: ready\ndata: {"guilds":1,"resumed":false}'
 
 
 async def test_a_resume_sends_only_later_events_of_every_guild(real_server: RunningServer) -> None:
@@ -169,7 +169,7 @@ async def test_a_resume_sends_only_later_events_of_every_guild(real_server: Runn
     ]
     assert ids(replayed) == sorted(ids(replayed))
     assert min(ids(replayed)) > int(last or 0)
-    assert ready.json() == {"guilds": 3}
+    assert ready.json() == {"guilds": 3, "resumed": True}
 
 
 async def test_a_resume_with_nothing_new_sends_ready_only(real_server: RunningServer) -> None:
@@ -180,7 +180,7 @@ async def test_a_resume_with_nothing_new_sends_ready_only(real_server: RunningSe
     ) as stream:
         replayed, ready = await first_part(stream)
     assert replayed == []
-    assert ready.json() == {"guilds": 3}
+    assert ready.json() == {"guilds": 3, "resumed": True}
 
 
 @pytest.mark.parametrize("last_event_id", ["1", "99999999999999999999", "garbage", ""])
@@ -193,7 +193,7 @@ async def test_an_unknown_last_event_id_gets_the_whole_first_part(
     ) as stream:
         statuses, ready = await first_part(stream)
     assert {event.json()["guild"] for event in statuses} == ALL
-    assert ready.json() == {"guilds": 3}
+    assert ready.json() == {"guilds": 3, "resumed": False}
 
 
 async def test_a_resume_older_than_the_history_gets_the_whole_first_part(
@@ -235,12 +235,12 @@ async def test_a_subset_gets_gone_for_forbidden_and_unknown_ids(
     assert all(event.id is None and event.json()["message"] for event in gone)
     statuses = [event for event in events if event.event == "status"]
     assert [event.json()["guild"] for event in statuses] == [ALPHA]
-    assert ready.json() == {"guilds": 1}
+    assert ready.json() == {"guilds": 1, "resumed": False}
     # An unrestricted token: the known ones are carried, the unknown one is not found.
     async with open_stream(server, "", url=shared_url(server, BETA, "555")) as stream:
         events, ready = await first_part(stream)
     assert [(e.event, e.json()["guild"]) for e in events] == [("gone", "555"), ("status", BETA)]
-    assert ready.json() == {"guilds": 1}
+    assert ready.json() == {"guilds": 1, "resumed": False}
 
 
 async def test_a_subset_carries_only_its_guilds(real_server: RunningServer) -> None:
@@ -259,7 +259,7 @@ async def test_all_guilds_means_the_tokens_guilds_including_ones_that_appear_lat
     async with open_stream(server, "", url=shared_url(server), token=limited) as stream:
         events, ready = await first_part(stream)
         assert [event.json()["guild"] for event in events] == [ALPHA]
-        assert ready.json() == {"guilds": 1}
+        assert ready.json() == {"guilds": 1, "resumed": False}
         await asyncio.to_thread(server.heartbeat, BETA, "2.0")
         await asyncio.to_thread(server.heartbeat, "444", "4.0")  # a new guild, allowed
         await asyncio.to_thread(server.heartbeat, "555", "5.0")  # a new guild, not allowed
@@ -294,7 +294,7 @@ async def test_a_thousand_ids_are_accepted(real_server: RunningServer) -> None:
     async with open_stream(real_server, "", url=url) as stream:
         events, ready = await first_part(stream)
     assert [event.event for event in events] == ["gone"] * 999 + ["status"]
-    assert ready.json() == {"guilds": 1}
+    assert ready.json() == {"guilds": 1, "resumed": False}
 
 
 async def test_a_wrong_token_is_a_401(real_server: RunningServer) -> None:
@@ -385,11 +385,11 @@ async def test_a_guild_forbidden_or_removed_mid_stream_is_gone(
     async with open_stream(real_server, "", url=shared_url(real_server)) as stream:
         statuses, ready = await first_part(stream)
     assert {event.json()["guild"] for event in statuses} == {BETA, GAMMA}
-    assert ready.json() == {"guilds": 2}
+    assert ready.json() == {"guilds": 2, "resumed": False}
     async with open_stream(real_server, "", url=shared_url(real_server, ALPHA)) as stream:
         events, ready = await first_part(stream)
     assert [(e.event, e.json()["reason"]) for e in events] == [("gone", reason)]
-    assert ready.json() == {"guilds": 0}
+    assert ready.json() == {"guilds": 0, "resumed": False}
 
 
 async def test_other_guild_status_faults_leave_the_shared_stream_alone(
@@ -595,7 +595,7 @@ async def test_a_first_part_of_100000_guilds_arrives_whole(real_server: RunningS
         f"100,000-guild bot heartbeat {posted - started:.2f} s; first part of "
         f"{len(frames) - 1} statuses {finished - posted:.2f} s in {chunks} chunks"
     )
-    assert frames[-1] == b'event: ready\ndata: {"guilds":100003}'
+    assert frames[-1] == b'event: ready\ndata: {"guilds":100003,"resumed":false}'
     statuses = frames[:-1]
     assert len(statuses) == 100_003
     event_ids = [int(frame.split(b"\n")[1][4:]) for frame in statuses]
@@ -622,7 +622,7 @@ async def test_on_redis_guilds_without_a_current_entry_are_read_from_their_own_s
     async with open_stream(server, "", url=shared_url(server)) as stream:
         after, ready = await first_part(stream)
     assert [(e.id, e.data) for e in after] == [(e.id, e.data) for e in before]
-    assert ready.json() == {"guilds": 3}
+    assert ready.json() == {"guilds": 3, "resumed": False}
 
 
 # -- several replicas on one Redis -----------------------------------------------------------
@@ -660,7 +660,7 @@ async def test_replicas_share_one_shared_stream_truth(replicas: Replicas) -> Non
     one, two = replicas(2)
     async with open_stream(two, "", url=shared_url(two)) as stream:
         statuses, ready = await first_part(stream)
-        assert ready.json() == {"guilds": 3}
+        assert ready.json() == {"guilds": 3, "resumed": False}
         await asyncio.to_thread(one.heartbeat, ALPHA, "1.0")
         await asyncio.to_thread(post_bot, one, bot_beat([BETA, "444"], "2.0"))
         pushed = await events_for(stream, 3)
@@ -671,7 +671,7 @@ async def test_replicas_share_one_shared_stream_truth(replicas: Replicas) -> Non
     async with open_stream(one, "", url=shared_url(one), last_event_id=pushed[-1].id) as stream:
         replayed, ready = await first_part(stream)
     assert [(e.json()["guild"], e.json()["version"]) for e in replayed] == [(GAMMA, "3.0")]
-    assert ready.json() == {"guilds": 4}
+    assert ready.json() == {"guilds": 4, "resumed": True}
     # A fresh connection on replica 1 has every guild, each with the id that set it.
     async with open_stream(one, "", url=shared_url(one)) as stream:
         fresh, _ = await first_part(stream)
@@ -699,5 +699,5 @@ async def test_hypercorn_serves_the_shared_stream_over_http2(
         finally:
             await stream.close()
     assert {event.json()["guild"] for event in statuses} == ALL
-    assert ready.json() == {"guilds": 3}
+    assert ready.json() == {"guilds": 3, "resumed": False}
     assert (pushed.json()["guild"], pushed.json()["version"]) == (BETA, "2.0")
