@@ -13,13 +13,45 @@ Nothing here imports Textual: the screen and the headless view give the service 
 to the terminal and a way to report a problem.
 """
 
-from guildwatch.alerts._alerter import DEFAULT_HOLD_DOWN, Alerter, AlertState, Change, alert_state
-from guildwatch.alerts._command import CommandRunner, command_env
-from guildwatch.alerts._gate import AlertGate
-from guildwatch.alerts._service import AlertService, AlertSettings
-from guildwatch.alerts._silence import CHOICES, Silence, Silences, SilenceState, in_maintenance
-from guildwatch.alerts._silence_file import ReportRelay, SilenceFile
-from guildwatch.alerts._terminal import BEL, DesktopStyle, desktop_sequence, osc9, osc777
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from guildwatch.alerts._alerter import (
+        DEFAULT_HOLD_DOWN,
+        Alerter,
+        AlertState,
+        Change,
+        alert_state,
+    )
+    from guildwatch.alerts._command import CommandRunner, command_env
+    from guildwatch.alerts._gate import AlertGate
+    from guildwatch.alerts._service import AlertService, AlertSettings
+    from guildwatch.alerts._silence import (
+        CHOICES,
+        Silence,
+        Silences,
+        SilenceState,
+        in_maintenance,
+    )
+    from guildwatch.alerts._silence_file import ReportRelay, SilenceFile
+    from guildwatch.alerts._terminal import BEL, DesktopStyle, desktop_sequence, osc9, osc777
+
+# Each name is imported from its module on first use (PEP 562): the screen's first frame needs
+# only the silences and alert_state; the service, the command runner and the gate (~10 ms of
+# imports) come only when alerts are on.
+_MODULES = {
+    "_alerter": ("DEFAULT_HOLD_DOWN", "Alerter", "AlertState", "Change", "alert_state"),
+    "_command": ("CommandRunner", "command_env"),
+    "_gate": ("AlertGate",),
+    "_service": ("AlertService", "AlertSettings"),
+    "_silence": ("CHOICES", "Silence", "Silences", "SilenceState", "in_maintenance"),
+    "_silence_file": ("ReportRelay", "SilenceFile"),
+    "_terminal": ("BEL", "DesktopStyle", "desktop_sequence", "osc9", "osc777"),
+}
+_WHERE = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "BEL",
@@ -45,3 +77,12 @@ __all__ = [
     "osc9",
     "osc777",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # once: later look-ups skip this function
+    return value

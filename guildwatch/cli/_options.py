@@ -120,6 +120,11 @@ class Options:
             watch_bot=self.mode == "watch" and self.json,
         )
 
+    @property
+    def alerts_enabled(self) -> bool:
+        """Whether any alert sink is on: ``AlertSettings.enabled`` without importing it."""
+        return self.bell or self.desktop_notify is not None or self.on_change is not None
+
     def alert_settings(self) -> AlertSettings:
         """The alert sinks for this run."""
         from guildwatch.alerts import AlertSettings

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, TextIO
 
-from guildwatch.alerts import AlertService, ReportRelay, SilenceFile, Silences
+from guildwatch.alerts import ReportRelay, SilenceFile, Silences
 from guildwatch.cli._listen import url_host
 from guildwatch.cli._options import Options
 from guildwatch.cli._secrets import RedactTokenFilter, redact
@@ -25,6 +25,7 @@ from guildwatch.errors import ConfigError
 from guildwatch.store import StatusStore
 
 if TYPE_CHECKING:
+    from guildwatch.alerts import AlertService
     from guildwatch.engine import Engine
     from guildwatch.metrics import MetricsServer
 
@@ -100,15 +101,18 @@ def open_silences(options: Options, report: Callable[[str], None]) -> Silences:
 
 def _watch(options: Options, store: StatusStore) -> int:
     engine_settings = options.engine_settings()
-    settings = options.alert_settings()
     if options.mode == "tui":
         relay = ReportRelay()  # shown as toasts once the screen is up
         silences = open_silences(options, relay)
     else:
         silences = open_silences(options, _stderr_report(options.token))
     alerts = None
-    if settings.enabled and options.mode != "once":
-        alerts = AlertService(settings, silences=silences)
+    if options.alerts_enabled and options.mode != "once":
+        # Imported only when a sink is on: off by default, and then the screen's first frame
+        # does not wait for the service's imports.
+        from guildwatch.alerts import AlertService
+
+        alerts = AlertService(options.alert_settings(), silences=silences)
     log.info(
         "watching %d guild(s) at %s (stream %s)",
         len(options.guilds),

@@ -39,3 +39,17 @@ def test_the_screen_imports_only_what_one_guilds_first_frame_shows() -> None:
     assert "guildwatch.ui.app" in imported
     later = {"_many", "_guild_list", "_guild_detail", "_bot_view", "_help", "_shards"}
     assert not {f"guildwatch.ui.{name}" for name in later} & imported
+
+
+def test_the_screen_loads_the_alert_service_only_when_a_sink_is_on() -> None:
+    # Alerts are opt-in: without a sink the first frame does not wait for the service's imports.
+    imported = _imported_after("import guildwatch.cli._run, guildwatch.ui")
+    assert "guildwatch.alerts._silence" in imported
+    assert not {"guildwatch.alerts._service", "guildwatch.alerts._command"} & imported
+
+
+def test_every_alerts_name_is_importable() -> None:
+    import guildwatch.alerts as alerts
+
+    for name in alerts.__all__:
+        assert getattr(alerts, name) is not None

@@ -98,3 +98,9 @@ def test_start_jitter_follows_the_guild_count() -> None:
     assert start_jitter_for(50_000) == 10.0
     many = _resolve([str(n) for n in range(300)])
     assert many.engine_settings().start_jitter == 3.0
+
+
+def test_alerts_enabled_agrees_with_the_alert_settings() -> None:
+    for flags in ([], ["--bell"], ["--desktop-notify"], ["--on-change", "true"]):
+        options = _resolve(["1", *flags])
+        assert options.alerts_enabled == options.alert_settings().enabled
