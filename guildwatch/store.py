@@ -523,15 +523,23 @@ class StatusStore:
         healthy = None if before.status is None else before.status.healthy
         version, connection = _version(before), before.connection
         latency = self._latency.get(guild_id)
-        at, warn, append = now.timestamp(), self.latency_warn, history.append
+        at, warn = now.timestamp(), self.latency_warn
+        changed: list[BotStatus] = []  # the statuses that change it; entries made below
+        append = changed.append
         for status, _ in statuses:
             if status.healthy is not healthy or status.version != version:
                 healthy, version = status.healthy, status.version
-                append(HistoryEntry(now, connection, "online" if healthy else "offline", version))
+                append(status)
             if status.latency_ms is not None:
                 if latency is None:
                     latency = self._latency[guild_id] = LatencyHistory()
                 latency.add(at, status.latency_ms, warn)
+        # Only the newest history_size changes survive the trim: a burst builds no entry
+        # that would be dropped at once (all share this write's time and connection).
+        history.extend(
+            HistoryEntry(now, connection, "online" if s.healthy else "offline", s.version)
+            for s in changed[-self._history_size :]
+        )
         self._trim(history)
         status, warning = statuses[-1]
         if latency is not None and status.latency_ms is None:

@@ -91,6 +91,23 @@ def parse_status(
             document = _DECODER.decode(data)
     except (ValueError, RecursionError) as exc:
         raise PayloadError("The server sent a status that is not valid JSON.") from exc
+    return parse_status_document(document, now=now, skew_tolerance=skew_tolerance)
+
+
+def parse_status_document(
+    document: object,
+    *,
+    now: datetime | None = None,
+    skew_tolerance: float = DEFAULT_SKEW_TOLERANCE,
+) -> tuple[BotStatus, Problem | None]:
+    """:func:`parse_status` over an already-decoded payload (the whole-payload rule holds).
+
+    For a caller that decoded the JSON itself, e.g. the shared stream reads each event's
+    ``guild`` first: the event is decoded once, not once per look.
+
+    Raises:
+        PayloadError: As :func:`parse_status`, but for the JSON syntax itself.
+    """
     if not isinstance(document, dict):
         raise PayloadError("The server sent a status that is not a JSON object.")
     healthy = document.get("healthy")
@@ -300,9 +317,12 @@ def parse_bot_status(
         PayloadError: As :func:`parse_status`, or a count that is not a whole number >= 0,
             ``shards`` that is not a list of shard objects, or a shard's field of a wrong type.
     """
-    status, warning = parse_status(data, now=now, skew_tolerance=skew_tolerance)
-    document = _decode_json(data)
-    assert isinstance(document, dict)  # parse_status checked it
+    try:
+        document = _decode_json(data)
+    except (ValueError, RecursionError) as exc:
+        raise PayloadError("The server sent a status that is not valid JSON.") from exc
+    status, warning = parse_status_document(document, now=now, skew_tolerance=skew_tolerance)
+    assert isinstance(document, dict)  # parse_status_document checked it
     guild_count = _whole(document.get("guildCount", 0), "guildCount")
     shard_count = _whole(document.get("shardCount", 0), "shardCount")
     shards = document.get("shards", [])

@@ -14,7 +14,6 @@ cadence (a :class:`Poller` per guild, at most :data:`POLL_CONCURRENCY` requests 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +24,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from guildwatch.engine._payload import _decode_json, parse_status
+from guildwatch.engine._payload import _decode_json, parse_status_document
 from guildwatch.engine._policy import Decision, PollAgain, PollDecision, ReconnectPolicy, Stop
 from guildwatch.engine._poll import Fetched, Poller, fetch_status
 from guildwatch.engine._settings import EngineSettings
@@ -258,7 +257,8 @@ class SharedWatcher:
         pending: dict[str, list[tuple[Any, Problem | None]]] = {}
         for data, event_type, event_id in events:
             if event_type == "status":
-                guild_id = _guild_of(data)
+                document = _decode_or_none(data)  # once: for the guild, then to validate
+                guild_id = _guild_in(document)
                 if guild_id is None or guild_id not in carried:
                     if guild_id is None and not self._warned_no_guild:
                         self._warned_no_guild = True  # once per connection, not per event
@@ -273,7 +273,7 @@ class SharedWatcher:
                     ):
                         self._replayed = False  # a replay never repeats an id: current statuses
                 try:
-                    status = parse_status(data, now=now, skew_tolerance=tolerance)
+                    status = parse_status_document(document, now=now, skew_tolerance=tolerance)
                 except PayloadError as exc:
                     # In order: what came before the bad event is stored before its warning.
                     if (earlier := pending.pop(guild_id, None)) is not None:
@@ -435,19 +435,28 @@ def _at_most(event_id: str, bound: int) -> bool:
 
 def _resumed_flag(data: str) -> bool | None:
     """``ready``'s ``resumed`` (docs/protocol.md), or None from a server that predates it."""
-    with contextlib.suppress(ValueError, RecursionError):
-        document = _decode_json(data)
-        if isinstance(document, dict) and isinstance(flag := document.get("resumed"), bool):
-            return flag
+    document = _decode_or_none(data)
+    flag = document.get("resumed") if isinstance(document, dict) else None
+    return flag if isinstance(flag, bool) else None
+
+
+def _decode_or_none(data: str) -> object:
+    """A shared event's data decoded, or None if it is not JSON (it then has no guild)."""
+    try:
+        return _decode_json(data)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _guild_in(document: object) -> str | None:
+    """The ``guild`` field of a decoded shared event, or None if it has none."""
+    if isinstance(document, dict):
+        guild_id = document.get("guild")
+        if isinstance(guild_id, str):
+            return guild_id
     return None
 
 
 def _guild_of(data: str) -> str | None:
     """The ``guild`` field of a shared event's data, or None if it has none (or no JSON)."""
-    with contextlib.suppress(ValueError, RecursionError):
-        document = _decode_json(data)
-        if isinstance(document, dict):
-            guild_id = document.get("guild")
-            if isinstance(guild_id, str):
-                return guild_id
-    return None
+    return _guild_in(_decode_or_none(data))

@@ -545,6 +545,50 @@ async def test_frames_other_than_a_watched_guilds_status_are_ignored() -> None:
     assert "last-event-id" not in shared[0].headers
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"healthy": "yes"},
+        {"healthy": False, "version": 5},
+        {"healthy": False, "lastHeartbeat": "yesterday"},
+        {"healthy": False, "latencyMs": -1},
+        {"healthy": False, "shard": {"id": 2, "count": 2}},
+        {"healthy": False, "message": "x" * 201},
+    ],
+)
+async def test_a_shared_event_gets_the_whole_payload_check(bad: dict[str, object]) -> None:
+    """The shared stream decodes an event once (for its guild), then validates that object:
+    a field of a wrong type or range still rejects the whole event, as on a guild's stream."""
+    alpha, beta = "1001", "1002"  # two guilds: auto takes the shared stream
+
+    async def handler(conn: Conn) -> None:
+        if not conn.request.target.startswith(SHARED_PATH):
+            await conn.respond(404)
+            return
+        await conn.head()
+        await conn.send(
+            b"event: status\nid: 1\ndata: "
+            + json.dumps({"guild": alpha, "healthy": True, "version": "1.0"}).encode()
+            + b"\n\nevent: status\nid: 2\ndata: "
+            + json.dumps({"guild": alpha, **bad}).encode()
+            + b'\n\nevent: ready\ndata: {"guilds": 1}\n\n'
+        )
+        await conn.hold()
+
+    store = store_for(alpha, beta)
+    async with RawServer(handler) as server:
+        settings = fast_settings(server.url, multiplex="auto")
+        async with running(settings, store):
+            await wait_until(lambda: store.get(alpha).warning is not None)
+            await wait_until(lambda: store.get(beta).connection == "error")  # after ready
+    snapshot = store.get(alpha)
+    assert snapshot.warning is not None
+    assert snapshot.warning.kind == "payload"
+    assert snapshot.status is not None
+    assert (snapshot.status.healthy, snapshot.status.version) == (True, "1.0")  # none applied
+    assert store.counters(alpha).events == 1
+
+
 async def test_a_wrong_token_is_one_error_for_all_and_no_polls(
     real_server: RunningServer,
 ) -> None:

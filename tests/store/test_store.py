@@ -273,3 +273,23 @@ def test_history_keeps_only_the_newest_changes() -> None:
         "g", [(BotStatus(True, None, v), None) for v in ("6", "7", "8", "9")], source="stream"
     )
     assert [entry.version for entry in store.history("g")] == ["7", "8", "9"]
+
+
+def test_a_burst_past_the_history_size_keeps_what_one_by_one_keeps() -> None:
+    """apply_statuses builds entries only for the changes that survive the trim: the history
+    is the same as applying each status in turn (repeats, health flips and versions mixed)."""
+    clock = FakeClock()
+    burst, single = (
+        StatusStore(clock=clock, history_size=4),
+        StatusStore(clock=clock, history_size=4),
+    )
+    for store in (burst, single):
+        store.add_guild("g")
+    shapes = [(True, "1"), (True, "1"), (False, "1"), (False, "2"), (True, "2"), (True, "2")]
+    statuses = [BotStatus(healthy, None, version) for healthy, version in shapes * 3]
+    burst.apply_statuses("g", [(status, None) for status in statuses], source="stream")
+    for status in statuses:
+        single.apply_status("g", status, source="stream")
+    assert burst.history("g") == single.history("g")
+    assert len(burst.history("g")) == 4
+    assert burst.get("g") == single.get("g")
