@@ -201,7 +201,7 @@ async def _hop(url: str, events: int) -> tuple[list[float], list[float]]:
             while await pubsub.get_message(ignore_subscribe_messages=True, timeout=5) is None:
                 pass
             pubsub_samples.append(time.perf_counter() - started)
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
         await writer.delete(key)
     finally:
         await writer.aclose()
