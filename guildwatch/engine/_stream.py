@@ -40,6 +40,12 @@ from guildwatch.errors import (
 log = logging.getLogger("guildwatch.engine")
 
 EVENT_STREAM = "text/event-stream"
+# How long "connected" waits for the first read after the headers. The server writes the
+# headers and its first events (the current status, or a resume's replay) back to back but
+# apart; said alone, "connected" would pair the new connection with the status learned before
+# the outage, and a bot that went offline meanwhile would read Online for a moment. A resume
+# with nothing to replay sends nothing: then "connected" comes after this grace.
+FIRST_READ_GRACE = 0.25
 
 
 def guild_url(api_url: str, guild_id: str, suffix: str) -> str:
@@ -302,8 +308,27 @@ class StreamConnection:
                     f"(Content-Type {media_type(response) or 'missing'!r}); "
                     "a proxy or login page may be in the way."
                 )
-            on_open()
             with translate_errors(self._url, settings):
-                async for chunk in response.aiter_bytes():
+                chunks = response.aiter_bytes()
+                # A task, not a timeout around the read: cancelling a read mid-way would cost
+                # the connection. Awaited below whether or not the grace ran out.
+                first_read = asyncio.ensure_future(anext(chunks, b""))
+                try:
+                    await asyncio.wait((first_read,), timeout=FIRST_READ_GRACE)
+                    opened = not first_read.done()
+                    if opened:
+                        on_open()
+                    first = await first_read  # a failure of the first read raises here
+                finally:
+                    if not first_read.done():
+                        first_read.cancel()
+                events = self._parser.feed(first) if first else []
+                if not opened:
+                    on_open()  # the same step as the first events: one wake-up sees both
+                if events:
+                    yield events
+                if not first:
+                    return  # the body ended at once
+                async for chunk in chunks:
                     if events := self._parser.feed(chunk):
                         yield events

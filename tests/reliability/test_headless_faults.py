@@ -219,5 +219,7 @@ async def test_laptop_sleep_sigstop_in_the_json_output(
         woke = time.monotonic()
         back_at = await wait_after(watched, woke, is_("connected", "offline", "1.0"))
         after = watched.since(woke)
-        assert all(line["status"] != "online" for line in after), after
+        assert all(line["status"] != "online" for line in after), [
+            (line_summary(line), line.get("source")) for line in after
+        ]
         report("headless: laptop sleep (SIGSTOP 10 x heartbeat)", recovery_s=back_at - woke)
