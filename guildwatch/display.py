@@ -199,23 +199,24 @@ def status_kind(snapshot: GuildSnapshot) -> StatusKind:
     The connection comes first: a stream that is down never shows "Online" from memory; only
     a fresh poll (``source == "poll"``) may still say whether the bot is up.
     """
-    if snapshot.connection == "error" and (
-        snapshot.source != "poll" or fatal_reason(snapshot) is not None
-    ):
-        return "lost"
-    if snapshot.connection == "connecting" and snapshot.status is None:
-        return "connecting"
+    connection = snapshot.connection
     # A poll that answered is knowledge, even after the stream gave up: "stream down but
     # polls answer" must not read like "backend unreachable".
-    polled_only = snapshot.connection != "connected" and snapshot.source == "poll"
-    if snapshot.connection == "connected" or polled_only:
+    if connection == "connected" or (
+        snapshot.source == "poll" and (connection != "error" or fatal_reason(snapshot) is None)
+    ):
         status = snapshot.status
         if status is None:
-            return "waiting"
+            return "connecting" if connection == "connecting" else "waiting"
         if not status.healthy:
             return "offline"
+        # The common case without a call (a 10,000-guild wake-up asks once per guild).
+        if status.state is None and status.shard is None and not snapshot.latency_slow:
+            return "online"
         return _vitals_kind(snapshot)
-    if snapshot.connection == "connecting":
+    if connection == "error":
+        return "lost"
+    if connection == "connecting":
         return "connecting"
     return "reconnecting"
 

@@ -16,7 +16,7 @@ import asyncio
 import dataclasses
 import enum
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, NamedTuple
@@ -213,6 +213,10 @@ class HistoryEntry(NamedTuple):
     version: str | None
 
 
+_Change = tuple[datetime, ConnectionState, Health, str | None]
+"""A :class:`HistoryEntry`'s fields as the store keeps them (see ``StatusStore._history``)."""
+
+
 @dataclass(slots=True)
 class GuildCounters:
     """Running totals for one guild since the store was made, for ``/metrics``.
@@ -325,13 +329,22 @@ class StatusStore:
         # most guilds ever have), and a latency history exists only once a guild reports one.
         self._latency: dict[str, LatencyHistory] = {}
         self._guilds: dict[str, GuildSnapshot] = {}
-        self._history: dict[str, list[HistoryEntry]] = {}
+        self._history: dict[str, list[_Change]] = {}
+        """Plain tuples, made :class:`HistoryEntry` on read: the collector stops tracking an
+        exact tuple of atoms, never a named tuple, and 10,000 guilds' changes kept as named
+        tuples made every full collection scan them (16-21 ms per pass at 80,000)."""
         self._counters: dict[str, GuildCounters] = {}
         self._subscriptions: list[Subscription] = []
         self._bot = BotSnapshot()
         self._bot_subscriptions: list[Subscription] = []
 
     # -- reading -------------------------------------------------------------------------
+
+    @property
+    def guild_count(self) -> int:
+        """How many guilds are watched (no tuple of ids built to count them; not ``__len__``,
+        which would make an empty store falsy)."""
+        return len(self._guilds)
 
     @property
     def guild_ids(self) -> tuple[str, ...]:
@@ -346,9 +359,17 @@ class StatusStore:
         """Current snapshots of all guilds, in the order they were added."""
         return tuple(self._guilds.values())
 
+    def snapshots_of(self, guild_ids: Collection[str]) -> list[GuildSnapshot]:
+        """The current snapshots of some guilds, in the order they were added.
+
+        For a subscription's wake-up: one pass over the store and no tuple of ids built (a
+        scan of 10,000 guilds costs ~0.3 ms, less than sorting a few by their position).
+        """
+        return [snapshot for guild_id, snapshot in self._guilds.items() if guild_id in guild_ids]
+
     def history(self, guild_id: str) -> tuple[HistoryEntry, ...]:
         """The recorded changes of one guild, oldest first."""
-        return tuple(self._history[guild_id])
+        return tuple(map(HistoryEntry._make, self._history[guild_id]))
 
     def latency(self, guild_id: str) -> LatencyHistory:
         """The guild's latency buffer (live: read it, never change it)."""
@@ -537,7 +558,7 @@ class StatusStore:
         # Only the newest history_size changes survive the trim: a burst builds no entry
         # that would be dropped at once (all share this write's time and connection).
         history.extend(
-            HistoryEntry(now, connection, "online" if s.healthy else "offline", s.version)
+            (now, connection, "online" if s.healthy else "offline", s.version)
             for s in changed[-self._history_size :]
         )
         self._trim(history)
@@ -585,17 +606,10 @@ class StatusStore:
 
     def _record(self, snapshot: GuildSnapshot) -> None:
         history = self._history[snapshot.guild_id]
-        history.append(
-            HistoryEntry(
-                at=self.clock(),
-                connection=snapshot.connection,
-                health=snapshot.health,
-                version=_version(snapshot),
-            )
-        )
+        history.append((self.clock(), snapshot.connection, snapshot.health, _version(snapshot)))
         self._trim(history)
 
-    def _trim(self, history: list[HistoryEntry]) -> None:
+    def _trim(self, history: list[_Change]) -> None:
         """Drop the oldest changes past ``history_size`` (what a bounded deque did)."""
         excess = len(history) - self._history_size
         if excess > 0:

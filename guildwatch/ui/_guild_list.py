@@ -177,39 +177,39 @@ class GuildList(ScrollView, can_focus=True):
 
     def update(self, snapshots: Iterable[GuildSnapshot]) -> None:
         """Show new snapshots (one store wake-up's worth): at most one re-sort, one repaint."""
+        batch = snapshots if isinstance(snapshots, (list, tuple)) else list(snapshots)
         moved = False
         renamed = False
-        changed: set[str] = set()
-        # Locals: this loop runs once per guild of a wake-up (10,000 in a server restart).
+        # Locals: this loop runs once per guild of a wake-up (10,000 in a server restart),
+        # so it does the least per guild: one kind, two dict reads, two writes.
         kinds, counts, known, ranks = self._kinds, self.kind_counts, self._snapshots, RANKS
-        position, needle, add = self._position, self._needle, changed.add
-        for snapshot in snapshots:
+        position, needle = self._position, self._needle
+        for snapshot in batch:
             guild_id = snapshot.guild_id
             before = known.get(guild_id)
+            known[guild_id] = snapshot
             kind = status_kind(snapshot)
             if before is None:
                 position[guild_id] = len(position)
-                moved = True
-            else:
-                was = kinds[guild_id]
-                if was != kind:
-                    counts[was] -= 1
-                    counts[kind] += 1
-                    if ranks[was] != ranks[kind]:
-                        moved = True  # another group
+                counts[kind] += 1
+                kinds[guild_id] = kind
+                self._label_cells[guild_id] = label_cells(snapshot)
+                moved = renamed = True
+                continue
+            was = kinds[guild_id]
+            if was != kind:
+                kinds[guild_id] = kind
+                counts[was] -= 1
+                counts[kind] += 1
+                if ranks[was] != ranks[kind]:
+                    moved = True  # another group
+            # The same name object is the same name: no property reads per status change.
+            if before.name is not snapshot.name:
                 if needle and before.name != snapshot.name:
                     moved = True  # a renamed guild may (no longer) match
-            if before is None:
-                counts[kind] += 1
-            kinds[guild_id] = kind
-            # The same name object is the same label: no two property reads per status change.
-            if before is None or (
-                before.name is not snapshot.name and before.label != snapshot.label
-            ):
-                self._label_cells[guild_id] = label_cells(snapshot)
-                renamed = True
-            known[guild_id] = snapshot
-            add(guild_id)
+                if before.label != snapshot.label:
+                    self._label_cells[guild_id] = label_cells(snapshot)
+                    renamed = True
         if renamed:
             # Only on a new or renamed guild: a scan of ints, never once per status change.
             self._longest = max(self._label_cells.values(), default=0)
@@ -221,7 +221,7 @@ class GuildList(ScrollView, can_focus=True):
             # Same order, same columns: repaint only the rows on screen whose cells changed.
             # Every heartbeat is a new snapshot (its time moved), but a row that still reads
             # "Online · 42 ms · now" must cost no bytes (the latency has a dead band).
-            self._repaint_changed(changed)
+            self._repaint_changed({snapshot.guild_id for snapshot in batch})
 
     def set_filter(self, text: str) -> None:
         """Show only guilds whose id or name contains ``text`` (case-insensitive)."""

@@ -102,6 +102,7 @@ class ManyGuilds(Widget):
         # Held, not queried: a store wake-up may still land while the app is shutting down
         # and the children are already gone from the DOM.
         self._summary = Static(id="summary", markup=False)
+        self._summary_text: str | None = None
         self._filter = FilterInput(placeholder="filter by name or id", id="filter")
 
     def compose(self) -> ComposeResult:
@@ -123,8 +124,13 @@ class ManyGuilds(Widget):
         shown, total = len(guild_list.rows), guild_list.total
         if shown != total:
             text = f"filter: {shown} of {total} · {text}"
-        # Content, not markup: nothing in it is ever parsed.
-        self._summary.update(Content(text))
+        if text == self._summary_text:
+            return
+        self._summary_text = text
+        # Content, not markup: nothing in it is ever parsed. No layout: the line is one row
+        # high and as wide as the view whatever it says, and a layout pass over the screen
+        # would double the cost of a 10,000-guild wake-up's frame.
+        self._summary.update(Content(text), layout=False)
 
     # -- filter --------------------------------------------------------------------------
 

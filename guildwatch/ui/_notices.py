@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from guildwatch.display import fatal_reason, safe
-from guildwatch.store import GuildSnapshot
+from guildwatch.store import GuildSnapshot, Health
 
 Severity = Literal["information", "warning", "error"]
 """Textual's notification severities."""
@@ -77,7 +77,7 @@ class NoticeTracker:
         """Guilds that have been live at least once (a drop from live is an outage)."""
         self._health: dict[str, Literal["online", "offline"]] = {}
         """The last known bot health per guild, to toast only on a real flip."""
-        self._seen: dict[str, tuple[str, str]] = {}
+        self._seen: dict[str, tuple[str, Health]] = {}
         """The connection and health each guild was last seen with: the rest of a snapshot
         (a heartbeat's time, the latency) never makes a notice, so an unchanged pair is
         skipped at once."""
@@ -96,11 +96,13 @@ class NoticeTracker:
 
     def seed(self, snapshot: GuildSnapshot) -> None:
         """Learn the state a guild is in when the screen opens, without any toast."""
-        self._events(snapshot)
+        self._record(snapshot, [])
 
     def update(self, snapshot: GuildSnapshot) -> list[Notice]:
         """Record a guild's new snapshot and return the notices it causes (often none)."""
-        return [self._write(event) for event in self._events(snapshot)]
+        events: list[_Event] = []
+        self._record(snapshot, events)
+        return [self._write(event) for event in events]
 
     def wake(self, snapshots: Iterable[GuildSnapshot]) -> list[Notice]:
         """One store wake-up's notices, merged as :func:`merge_notices` merges them.
@@ -108,7 +110,18 @@ class NoticeTracker:
         Only the notices that are shown get their text written: a flip in 10,000 guilds
         labels three of them, not 10,000.
         """
-        events = [event for snapshot in snapshots for event in self._events(snapshot)]
+        events: list[_Event] = []
+        # The unchanged pair is tested here, not in a call per guild: a wake-up of 10,000
+        # heartbeats is one dict read and one compare each.
+        seen, record = self._seen, self._record
+        for snapshot in snapshots:
+            status = snapshot.status
+            health: Health = (
+                "unknown" if status is None else "online" if status.healthy else "offline"
+            )
+            pair = snapshot.connection, health
+            if seen.get(snapshot.guild_id) != pair:
+                record(snapshot, events, pair)
         if len(events) <= MERGE_ABOVE:
             return [self._write(event) for event in events]
         groups: dict[str, list[_Event]] = {}
@@ -121,23 +134,26 @@ class NoticeTracker:
                 continue
             names = ", ".join(self._label(e[2]) for e in group[:3])
             names += ", …" if len(group) > 3 else ""
-            worst = max(_SEVERITY_ORDER.index(e[1]) for e in group)
-            merged.append(Notice(title, f"{len(group)} guilds: {names}", _SEVERITY_ORDER[worst]))
+            worst = max({e[1] for e in group}, key=_SEVERITY_ORDER.index)
+            merged.append(Notice(title, f"{len(group)} guilds: {names}", worst))
         return merged
 
-    def _events(self, snapshot: GuildSnapshot) -> list[_Event]:
-        # Records the snapshot; returns what it announces, its text not yet written.
+    def _record(
+        self,
+        snapshot: GuildSnapshot,
+        events: list[_Event],
+        seen: tuple[str, Health] | None = None,
+    ) -> None:
+        # Records the snapshot; appends what it announces to events, its text not yet written.
         guild_id = snapshot.guild_id
-        connection, health = snapshot.connection, snapshot.health
-        seen = connection, health
-        if self._seen.get(guild_id) == seen:
-            return []  # the same pair leaves every set below as it is: nothing to say
-        self._seen[guild_id] = seen
-        events: list[_Event] = []
+        connection, health = seen or (snapshot.connection, snapshot.health)
+        if seen is None and self._seen.get(guild_id) == (connection, health):
+            return  # the same pair leaves every set below as it is: nothing to say
+        self._seen[guild_id] = connection, health
         if connection == "connected":
             if guild_id in self._announced_outage:
+                self._announced_outage.discard(guild_id)
                 events.append(("Reconnected", "information", snapshot))
-            self._announced_outage.discard(guild_id)
             self._was_connected.add(guild_id)
         elif guild_id not in self._announced_outage and (
             connection == "error"
@@ -157,7 +173,6 @@ class NoticeTracker:
                     events.append(("Bot offline", "warning", snapshot))
                 else:
                     events.append(("Bot online", "information", snapshot))
-        return events
 
     def _write(self, event: _Event) -> Notice:
         title, severity, snapshot = event

@@ -307,7 +307,7 @@ class GuildwatchApp(App[None]):
 
     async def _show(self, changed: frozenset[str]) -> None:
         # In the store's order, so merged toasts and ties read the same way every time.
-        snapshots = [self.store.get(g) for g in self.store.guild_ids if g in changed]
+        snapshots = self.store.snapshots_of(changed)
         # Only an "until back" silence listens (observe is a no-op for any other guild): with
         # none, a wake-up over 10,000 guilds costs no alert_state per guild.
         listening = {e.guild_id for e in self.silences.entries() if e.until_back}
@@ -316,7 +316,7 @@ class GuildwatchApp(App[None]):
                 if snapshot.guild_id in listening:
                     self._observe(snapshot)
         many = self.many
-        if many is None and len(self.store.guild_ids) > 1:
+        if many is None and self.store.guild_count > 1:
             # A second guild arrived (e.g. "watch all my guilds"): switch to the list.
             await self.query_one("#guilds").remove()
             self._lines.clear()

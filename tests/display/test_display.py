@@ -294,3 +294,64 @@ def test_degraded_has_short_words_for_small_panes() -> None:
     slow = replace(_online(latency_ms=900.0), latency_slow=True, latency_shown_ms=812.0)
     assert headline(slow, NOW, short=True) == "Degraded: 812 ms"
     assert all(len(headline(s, NOW, short=True)) <= 18 for s in (shard, slow))
+
+
+def _kind_as_the_rules_read(snapshot: GuildSnapshot) -> str:
+    """status_kind's rules one by one, in the order its docstring and the protocol give them:
+    the reference its fast path for the connected case must agree with."""
+    fatal = snapshot.error is not None and snapshot.error.kind in ("auth", "forbidden", "not_found")
+    if snapshot.connection == "error" and (snapshot.source != "poll" or fatal):
+        return "lost"
+    if snapshot.connection == "connecting" and snapshot.status is None:
+        return "connecting"
+    polled_only = snapshot.connection != "connected" and snapshot.source == "poll"
+    if snapshot.connection == "connected" or polled_only:
+        status = snapshot.status
+        if status is None:
+            return "waiting"
+        if not status.healthy:
+            return "offline"
+        if status.state == "maintenance":
+            return "maintenance"
+        shard_down = status.shard is not None and not status.shard.connected
+        known = (None, "up", "starting", "maintenance")
+        if shard_down or status.state not in known or snapshot.latency_slow:
+            return "degraded"
+        return "online"
+    if snapshot.connection == "connecting":
+        return "connecting"
+    return "reconnecting"
+
+
+def test_status_kind_agrees_with_the_rules_in_every_combination() -> None:
+    statuses = [
+        None,
+        BotStatus(False, NOW, "1"),
+        BotStatus(True, NOW, "1"),
+        BotStatus(True, NOW, "1", state="up"),
+        BotStatus(True, NOW, "1", state="starting"),
+        BotStatus(True, NOW, "1", state="maintenance"),
+        BotStatus(True, NOW, "1", state="degraded"),
+        BotStatus(True, NOW, "1", state="a-new-word"),
+        BotStatus(True, NOW, "1", shard=Shard(1, 4, connected=False)),
+        BotStatus(True, NOW, "1", shard=Shard(1, 4, connected=True)),
+        BotStatus(True, NOW, "1", state="maintenance", shard=Shard(1, 4, connected=False)),
+    ]
+    errors = [None, Problem("auth", "no"), Problem("not_found", "no"), Problem("network", "no")]
+    checked = 0
+    for connection in ("connecting", "connected", "disconnected", "error"):
+        for source in (None, "stream", "poll"):
+            for status in statuses:
+                for error in errors:
+                    for slow in (False, True):
+                        snapshot = GuildSnapshot(
+                            "1",
+                            connection=connection,
+                            status=status,
+                            source=source,
+                            error=error,
+                            latency_slow=slow,
+                        )
+                        assert status_kind(snapshot) == _kind_as_the_rules_read(snapshot), snapshot
+                        checked += 1
+    assert checked == 4 * 3 * 11 * 4 * 2
