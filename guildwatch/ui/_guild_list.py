@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 HEADER_MIN_WIDTH = 60
 """The column titles only help once there are more columns than dot, name and word."""
 
+_RECOUNT_ABOVE = 64
+"""More state changes than this in one wake-up: count the states again instead of moving each."""
+
 _DOT_CLASSES = {
     "online": "guild-list--online",
     "offline": "guild-list--offline",
@@ -184,6 +187,7 @@ class GuildList(ScrollView, can_focus=True):
         # so it does the least per guild: one kind, two dict reads, two writes.
         kinds, counts, known, ranks = self._kinds, self.kind_counts, self._snapshots, RANKS
         position, needle = self._position, self._needle
+        flips: list[tuple[StatusKind, StatusKind]] = []
         for snapshot in batch:
             guild_id = snapshot.guild_id
             before = known.get(guild_id)
@@ -199,8 +203,7 @@ class GuildList(ScrollView, can_focus=True):
             was = kinds[guild_id]
             if was != kind:
                 kinds[guild_id] = kind
-                counts[was] -= 1
-                counts[kind] += 1
+                flips.append((was, kind))
                 if ranks[was] != ranks[kind]:
                     moved = True  # another group
             # The same name object is the same name: no property reads per status change.
@@ -210,6 +213,13 @@ class GuildList(ScrollView, can_focus=True):
                 if before.label != snapshot.label:
                     self._label_cells[guild_id] = label_cells(snapshot)
                     renamed = True
+        if len(flips) > _RECOUNT_ABOVE:
+            # One count in C beats thousands of Counter updates in the loop.
+            self.kind_counts = Counter(kinds.values())
+        else:
+            for was, kind in flips:
+                counts[was] -= 1
+                counts[kind] += 1
         if renamed:
             # Only on a new or renamed guild: a scan of ints, never once per status change.
             self._longest = max(self._label_cells.values(), default=0)

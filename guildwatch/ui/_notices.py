@@ -67,6 +67,13 @@ _Event = tuple[str, Severity, GuildSnapshot]
 """A notice not yet written out: its title, severity and the snapshot that caused it."""
 
 
+_FLIPS: dict[Health, tuple[str, Severity]] = {
+    "offline": ("Bot offline", "warning"),
+    "online": ("Bot online", "information"),
+}
+"""A bot's health flip: the notice's title and severity."""
+
+
 class NoticeTracker:
     """Turns a stream of snapshots into the few notices a person wants to see."""
 
@@ -113,15 +120,26 @@ class NoticeTracker:
         events: list[_Event] = []
         # The unchanged pair is tested here, not in a call per guild: a wake-up of 10,000
         # heartbeats is one dict read and one compare each.
-        seen, record = self._seen, self._record
+        seen, record, last_health = self._seen, self._record, self._health
         for snapshot in snapshots:
             status = snapshot.status
             health: Health = (
                 "unknown" if status is None else "online" if status.healthy else "offline"
             )
-            pair = snapshot.connection, health
-            if seen.get(snapshot.guild_id) != pair:
-                record(snapshot, events, pair)
+            guild_id, connection = snapshot.guild_id, snapshot.connection
+            pair = connection, health
+            was = seen.get(guild_id)
+            if was == pair:
+                continue
+            if health != "unknown" and was is not None and was[0] == connection == "connected":
+                # Still live, only the bot's health moved (a bot flipping in every guild):
+                # the outage sets were settled when it connected, so only the flip is news.
+                seen[guild_id] = pair
+                before, last_health[guild_id] = last_health.get(guild_id), health
+                if before is not None and before != health:
+                    events.append((*_FLIPS[health], snapshot))
+                continue
+            record(snapshot, events, pair)
         if len(events) <= MERGE_ABOVE:
             return [self._write(event) for event in events]
         groups: dict[str, list[_Event]] = {}
@@ -169,10 +187,7 @@ class NoticeTracker:
             before = self._health.get(guild_id)
             self._health[guild_id] = health
             if before is not None and before != health:
-                if health == "offline":
-                    events.append(("Bot offline", "warning", snapshot))
-                else:
-                    events.append(("Bot online", "information", snapshot))
+                events.append((*_FLIPS[health], snapshot))
 
     def _write(self, event: _Event) -> Notice:
         title, severity, snapshot = event

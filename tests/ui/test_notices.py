@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from guildwatch.store import StatusStore
 from guildwatch.ui._notices import NoticeTracker, merge_notices
-from tests.ui.support import GUILD, HOSTILE, FakeClock, State, put_in_state, seeded_store
+from tests.ui.support import (
+    GUILD,
+    HOSTILE,
+    STATES,
+    FakeClock,
+    State,
+    put_in_state,
+    seeded_store,
+)
 
 
 def _feed(states: list[State], start: State = "online") -> list[tuple[str, str]]:
@@ -99,3 +107,27 @@ def test_an_unchanged_connection_and_health_say_nothing_again() -> None:
         assert tracker.wake([store.get(GUILD)]) == []
     put_in_state(store, "offline", clock)
     assert [n.title for n in tracker.wake([store.get(GUILD)])] == ["Bot offline"]
+
+
+def test_wake_ups_over_random_state_walks_give_what_each_update_gives() -> None:
+    # wake() has a fast path for a live guild whose bot only flipped; walks through every
+    # state (outages, flips, reconnects, errors) must still give the eager merge's notices.
+    import random
+
+    for seed in range(6):
+        pick = random.Random(seed)
+        stores, clock = _many_online(5)
+        lazy, eager = NoticeTracker(), NoticeTracker()
+        for store in stores:
+            lazy.seed(store.get(store.guild_ids[0]))
+            eager.seed(store.get(store.guild_ids[0]))
+        said = 0
+        for _ in range(40):
+            woken = pick.sample(stores, pick.randint(1, len(stores)))
+            for store in woken:
+                put_in_state(store, pick.choice(STATES), clock, guild_id=store.guild_ids[0])
+            snapshots = [store.get(store.guild_ids[0]) for store in woken]
+            expected = merge_notices([n for s in snapshots for n in eager.update(s)])
+            assert lazy.wake(snapshots) == expected
+            said += len(expected)
+        assert said > 10  # the walk made news, not only repeats
