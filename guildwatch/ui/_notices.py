@@ -118,28 +118,9 @@ class NoticeTracker:
         labels three of them, not 10,000.
         """
         events: list[_Event] = []
-        # The unchanged pair is tested here, not in a call per guild: a wake-up of 10,000
-        # heartbeats is one dict read and one compare each.
-        seen, record, last_health = self._seen, self._record, self._health
+        record = self._record
         for snapshot in snapshots:
-            status = snapshot.status
-            health: Health = (
-                "unknown" if status is None else "online" if status.healthy else "offline"
-            )
-            guild_id, connection = snapshot.guild_id, snapshot.connection
-            pair = connection, health
-            was = seen.get(guild_id)
-            if was == pair:
-                continue
-            if health != "unknown" and was is not None and was[0] == connection == "connected":
-                # Still live, only the bot's health moved (a bot flipping in every guild):
-                # the outage sets were settled when it connected, so only the flip is news.
-                seen[guild_id] = pair
-                before, last_health[guild_id] = last_health.get(guild_id), health
-                if before is not None and before != health:
-                    events.append((*_FLIPS[health], snapshot))
-                continue
-            record(snapshot, events, pair)
+            record(snapshot, events)
         if len(events) <= MERGE_ABOVE:
             return [self._write(event) for event in events]
         groups: dict[str, list[_Event]] = {}
@@ -156,18 +137,26 @@ class NoticeTracker:
             merged.append(Notice(title, f"{len(group)} guilds: {names}", worst))
         return merged
 
-    def _record(
-        self,
-        snapshot: GuildSnapshot,
-        events: list[_Event],
-        seen: tuple[str, Health] | None = None,
-    ) -> None:
+    def _record(self, snapshot: GuildSnapshot, events: list[_Event]) -> None:
         # Records the snapshot; appends what it announces to events, its text not yet written.
-        guild_id = snapshot.guild_id
-        connection, health = seen or (snapshot.connection, snapshot.health)
-        if seen is None and self._seen.get(guild_id) == (connection, health):
+        guild_id, connection, status = snapshot.guild_id, snapshot.connection, snapshot.status
+        health: Health = "unknown" if status is None else "online" if status.healthy else "offline"
+        was = self._seen.get(guild_id)
+        if was == (connection, health):
             return  # the same pair leaves every set below as it is: nothing to say
         self._seen[guild_id] = connection, health
+        # Still live (a bot flipping in every guild): the outage sets were settled when it
+        # connected, so only its health can be news.
+        if was is None or not was[0] == connection == "connected":
+            self._connection_events(snapshot, events)
+        if health != "unknown":
+            before = self._health.get(guild_id)
+            self._health[guild_id] = health
+            if before is not None and before != health:
+                events.append((*_FLIPS[health], snapshot))
+
+    def _connection_events(self, snapshot: GuildSnapshot, events: list[_Event]) -> None:
+        guild_id, connection = snapshot.guild_id, snapshot.connection
         if connection == "connected":
             if guild_id in self._announced_outage:
                 self._announced_outage.discard(guild_id)
@@ -183,11 +172,6 @@ class NoticeTracker:
                 events.append((fatal_reason(snapshot) or "Connection lost", "error", snapshot))
             else:
                 events.append(("Connection lost", "warning", snapshot))
-        if health != "unknown":
-            before = self._health.get(guild_id)
-            self._health[guild_id] = health
-            if before is not None and before != health:
-                events.append((*_FLIPS[health], snapshot))
 
     def _write(self, event: _Event) -> Notice:
         title, severity, snapshot = event
