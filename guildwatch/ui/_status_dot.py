@@ -37,15 +37,31 @@ All are single-cell and East-Asian-width *neutral* (``●`` and ``•`` are ambi
 two cells wide in CJK terminals, see docs/upstream-defects.md), and none is an emoji or needs VS16.
 """
 
+COLOURS: dict[StatusKind, str | None] = {
+    "online": "success",
+    "degraded": "warning",
+    "maintenance": None,
+    "offline": "error",
+    "connecting": None,
+    "waiting": None,
+    "reconnecting": "warning",
+    "lost": "primary",
+}
+"""The theme variable each state's glyph is drawn in; None: the dot's own ``$text-muted``."""
+
+BOLD_WITHOUT_COLOUR: frozenset[StatusKind] = frozenset({"offline", "lost", "degraded"})
+"""Under ``NO_COLOR`` these glyphs are bold: the states that want attention keep an attribute."""
+
 
 class StatusDot(Widget):
-    """A one-cell status glyph whose colour comes from CSS, pulsing while the bot is Online.
+    """A one-cell status glyph in its state's theme colour, pulsing while the bot is Online.
 
-    The state is a CSS class (``-online``, ``-offline``, …) so colours live in CSS with theme
-    variables. The pulse flips :attr:`dim` from a low-rate timer that runs only while Online
-    with animations on: the dim phase is drawn in ``$success-darken-3`` by ``render`` and the
-    step is a plain ``refresh()`` of this one cell. A class toggle did the same on screen but
-    re-matched the whole stylesheet against the dot at every step (most of the pulse's CPU).
+    ``render`` draws the glyph in the theme variable :data:`COLOURS` names for the state (read
+    at render time, so a theme change repaints it right), so a change of state is a repaint of
+    this one cell. A ``-{kind}`` CSS class did the same on screen but re-matched the stylesheet
+    against the dot twice per change (remove, add: 0.8-1.3 ms of a state change). The
+    pulse flips :attr:`dim` from a low-rate timer that runs only while Online with animations
+    on: the dim phase is drawn in ``$success-darken-3`` and the step is a ``refresh()`` too.
     """
 
     DEFAULT_CSS = """
@@ -54,15 +70,10 @@ class StatusDot(Widget):
         height: 1;
         color: $text-muted;
     }
-    StatusDot.-online { color: $success; }
-    StatusDot.-offline { color: $error; }
-    StatusDot.-degraded, StatusDot.-reconnecting { color: $warning; }
-    StatusDot.-lost { color: $primary; }
-    StatusDot.-maintenance { color: $text-muted; }
     """
 
     kind: reactive[StatusKind] = reactive("connecting")
-    """Which state the dot shows; mirrored into a ``-{kind}`` CSS class."""
+    """Which state the dot shows (setting it repaints the dot, nothing else)."""
 
     live: reactive[bool] = reactive(False)
     """The status comes from a connected stream; a polled "Online" does not pulse."""
@@ -83,11 +94,9 @@ class StatusDot(Widget):
         """
         super().__init__(id=id, classes=classes)
         self.set_reactive(StatusDot.kind, kind)
-        self.add_class(f"-{kind}")
         self._pulse: Timer | None = None
         self._pulsing = False
         self._dim = False
-        self._dim_style = ""
 
     @property
     def pulsing(self) -> bool:
@@ -104,9 +113,7 @@ class StatusDot(Widget):
         self._pulse = self.set_interval(PULSE_INTERVAL, self._pulse_step, pause=True)
         self._update_pulse()
 
-    def watch_kind(self, old: StatusKind, new: StatusKind) -> None:
-        self.remove_class(f"-{old}")
-        self.add_class(f"-{new}")
+    def watch_kind(self) -> None:
         self._update_pulse()
 
     def watch_live(self) -> None:
@@ -121,8 +128,6 @@ class StatusDot(Widget):
             return
         self._pulsing = self._should_pulse()
         if self._pulsing:
-            # The theme's colour, read once per pulse rather than styled per step.
-            self._dim_style = self.app.theme_variables.get("success-darken-3", "")
             self._pulse.resume()
         else:
             self._pulse.pause()
@@ -138,7 +143,17 @@ class StatusDot(Widget):
         self._dim = not self._dim
         self.refresh()
 
+    def glyph_style(self) -> str:
+        """The style the glyph is drawn in now ("" for the dot's own colour)."""
+        app = self.app
+        kind = self.kind
+        name = "success-darken-3" if self._dim else COLOURS[kind]
+        style = "" if name is None else app.theme_variables.get(name, "")
+        # The NoColour filter drops the colour; bold is what is left to set these apart.
+        if app.no_color and kind in BOLD_WITHOUT_COLOUR:
+            style = f"{style} bold".lstrip()
+        return style
+
     def render(self) -> RenderResult:
-        if self._dim:
-            return Content.styled(GLYPHS[self.kind], self._dim_style)
-        return Content(GLYPHS[self.kind])
+        style = self.glyph_style()
+        return Content.styled(GLYPHS[self.kind], style) if style else Content(GLYPHS[self.kind])

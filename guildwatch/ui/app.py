@@ -126,12 +126,6 @@ class GuildwatchApp(App[None]):
 
     # Absolute, so subclasses in other directories (tests, benches) find it too.
     CSS_PATH = Path(__file__).with_name("guildwatch.tcss")
-    # Without colour, the states and the selection need an attribute of their own.
-    CSS = """
-    StatusDot:nocolor.-offline, StatusDot:nocolor.-lost, StatusDot:nocolor.-degraded {
-        text-style: bold;
-    }
-    """
     TITLE = "guildwatch"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
