@@ -309,6 +309,10 @@ class GuildwatchApp(App[None]):
             for snapshot in snapshots:
                 if snapshot.guild_id in listening:
                     self._observe(snapshot)
+        screen = self.screen
+        if isinstance(screen, LeanScreen):
+            # News goes out in the wake-up's own frame, not the next 60 Hz slot (_compositor).
+            screen.paint_promptly()
         many = self.many
         if many is None and self.store.guild_count > 1:
             # A second guild arrived (e.g. "watch all my guilds"): switch to the list.
