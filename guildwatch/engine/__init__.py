@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from guildwatch.engine._deferred import DeferredEngine
+from guildwatch.engine._httpx import import_httpx
 from guildwatch.engine._settings import EngineSettings, Multiplex, start_jitter_for
 from guildwatch.engine._tls import prefetch_tls
 
@@ -33,6 +34,7 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     if name == "Engine":
+        import_httpx()
         from guildwatch.engine._engine import Engine
 
         return Engine

@@ -12,6 +12,7 @@ import ssl
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
+from guildwatch.engine._httpx import import_httpx
 from guildwatch.engine._settings import EngineSettings
 from guildwatch.store import StatusStore
 
@@ -50,6 +51,7 @@ class DeferredEngine:
         tls: ssl.SSLContext | None = None
         if self._tls is not None:
             tls = await asyncio.wrap_future(self._tls)
+        import_httpx()
         from guildwatch.engine._engine import Engine
 
         if self._stopped:  # stopped while the TLS context was still loading

@@ -69,6 +69,10 @@ class LeanCompositor(Compositor):
 class LeanScreen(Screen[None]):
     """The app's default screen, with :class:`LeanCompositor` (same layout, same output)."""
 
+    AUTO_FOCUS = "StatusLine, GuildList"
+    """The first row, or the list: where the app puts the focus anyway. Textual's "*" focused
+    the scroll container first, and moving the focus on cost a blur and a focus restyle."""
+
     def __init__(
         self,
         name: str | None = None,

@@ -90,6 +90,11 @@ class KeysFooter(Footer):
         self._fitted_width = width = self._width()
         widgets: list[Widget] = list(super().compose())
         keys = [widget for widget in widgets if isinstance(widget, FooterKey)]
+        for key in keys:
+            # FooterKey.compact starts True and is data-bound to ours (False) once mounted:
+            # the watcher added, then removed "-compact", restyling each key twice before the
+            # engine could start (~5 ms). Starting at the bound value changes no class.
+            key.set_reactive(FooterKey.compact, self.compact)
         kept = set(map(id, fit_keys(keys, width)))
         # Anything that is not a plain key (none today) is kept as Textual made it.
         yield from (w for w in widgets if not isinstance(w, FooterKey) or id(w) in kept)

@@ -199,7 +199,18 @@ class GuildwatchApp(App[None]):
 
     def get_default_screen(self) -> LeanScreen:
         # Same screen, leaner partial repaints: an idle screen's pulse renders 5 widgets, not 9.
-        return LeanScreen(id="_default")
+        screen = LeanScreen(id="_default")
+        # Before the first frame, the first resize added the breakpoint classes: a restyle of
+        # the whole tree (2-5 ms, bench/startup.py). Start with the classes it would set (a
+        # resize that changes nothing restyles nothing). LeanScreen.AUTO_FOCUS: the same for
+        # the focus.
+        width, height = self.size
+        screen.add_class(
+            *screen._get_breakpoint_classes(width, self.HORIZONTAL_BREAKPOINTS),
+            *screen._get_breakpoint_classes(height, self.VERTICAL_BREAKPOINTS),
+            update=False,
+        )
+        return screen
 
     # The views one guild's first frame does not show are imported when first needed: the
     # list, the detail, bot and help screens cost ~20 ms of imports before the first paint.
