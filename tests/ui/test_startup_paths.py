@@ -68,7 +68,7 @@ async def test_one_guild_starts_with_one_whole_screen_restyle_and_none_of_the_fo
         assert not any(key.has_class("-compact") for key in keys)
 
 
-def test_the_engine_imports_httpx_without_its_command_line_tool() -> None:
+def test_the_engine_imports_httpx_without_its_command_line_tool_or_trio() -> None:
     # In a fresh interpreter: this one imported httpx long ago.
     script = """
 import sys
@@ -76,9 +76,13 @@ from guildwatch.engine import Engine
 import httpx
 assert "httpx._main" not in sys.modules, "httpx's CLI was imported"
 assert "click" not in sys.modules, "click was imported"
+assert "trio" not in sys.modules, "httpcore imported trio"
 assert callable(httpx.main) and httpx.AsyncClient and Engine
-import httpx._main  # the placeholder is gone: the real module still imports
+import httpx._main  # the placeholders are gone: the real modules still import
 assert sys.modules["httpx._main"] is not None
+import importlib.util
+if importlib.util.find_spec("trio") is not None:  # installed (selenium brings it): importable
+    import trio
 print("ok")
 """
     result = subprocess.run(
